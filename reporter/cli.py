@@ -1,0 +1,250 @@
+"""The ``reporter`` command line: parses arguments and calls the library. Nothing else."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from reporter import __version__
+from reporter.errors import ExitCode, ReporterError
+
+log = logging.getLogger("reporter")
+
+RUN_EXAMPLE = """\
+example:
+  export CLC_USER=jdoe CLC_PASSWORD=...
+  reporter run servers.csv --period 2026-10 --out reports --email-to audit@example.com
+"""
+DEMO_EXAMPLE = """\
+example:
+  reporter demo --out demo-reports
+"""
+SIMULATE_EXAMPLE = """\
+example:
+  reporter simulate --port 8080 --servers 50 --inventory inventory.csv
+  curl -s -X POST http://127.0.0.1:8080/v2/authentication/login \\
+       -d '{"username": "demo", "password": "demo"}'
+"""
+EXPLAIN_EXAMPLE = """\
+examples:
+  reporter explain "Result Code: 4"
+  reporter explain 0x80240022
+  reporter explain -2145124318
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command (also used by the documentation test)."""
+    parser = argparse.ArgumentParser(
+        prog="reporter",
+        description="Patch-compliance reports from CenturyLink Cloud Patching-as-a-Service.",
+    )
+    parser.add_argument("--version", action="version", version=f"reporter {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="fetch the executions in an inventory and write the reports",
+        description="Load INVENTORY, fetch every execution from the Patching API and write "
+        "the patch-compliance reports. Credentials come from CLC_USER/CLC_PASSWORD or "
+        "CLC_BEARER_TOKEN.",
+        epilog=RUN_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("inventory", metavar="INVENTORY.csv", help="inventory CSV of servers")
+    add_run_options(run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole pipeline against the built-in simulator",
+        description="Start the built-in simulator with a sample fleet and write every report "
+        "from it. Needs no network and no credentials.",
+        epilog=DEMO_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--out", metavar="DIR", help="output folder (default: ./reports)")
+    demo.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve a simulated Patching API and Login API on loopback",
+        description="Serve a deterministic simulated fleet over HTTP, with optional faults.",
+        epilog=SIMULATE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_simulate_options(simulate)
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain a Windows Update result code or HRESULT",
+        description="Explain a result code (2, 'Result Code: 4') or an HRESULT "
+        "(0x80240022, -2145124318, 2149842978).",
+        epilog=EXPLAIN_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument("code", metavar="CODE", help="the code, as the API or a log shows it")
+    return parser
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """Options of ``reporter run``; their defaults come from the config file, then built-ins."""
+    run.add_argument("--out", metavar="DIR", help="output folder (default: ./reports)")
+    run.add_argument(
+        "--format",
+        metavar="LIST",
+        help="comma-separated formats to write: html,pdf,xlsx,csv (default: all)",
+    )
+    run.add_argument(
+        "--period", metavar="YYYY-MM", help="report executions that started in this month (UTC)"
+    )
+    run.add_argument(
+        "--account", metavar="ALIAS", help="account alias for rows that do not give one"
+    )
+    run.add_argument(
+        "--api-url", metavar="URL", help="Patching API base URL (env REPORTER_API_URL)"
+    )
+    run.add_argument("--login-url", metavar="URL", help="Login API URL (env REPORTER_LOGIN_URL)")
+    run.add_argument("--concurrency", type=int, metavar="N", help="parallel requests (default: 8)")
+    run.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default: 30)"
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="retries per request on transient errors (default: 5)",
+    )
+    run.add_argument(
+        "--from-archive",
+        metavar="DIR",
+        help="re-render from a saved evidence folder instead of the network",
+    )
+    run.add_argument("--title", metavar="TEXT", help="report title")
+    run.add_argument(
+        "--email-to", metavar="ADDR,...", help="e-mail the PDF to these addresses (REPORTER_SMTP_*)"
+    )
+    run.add_argument(
+        "--email-attach",
+        metavar="LIST",
+        help="extra attachments for the e-mail besides the PDF: xlsx, csv",
+    )
+    run.add_argument(
+        "--pdf-detail",
+        choices=["none", "all"],
+        help="include every patch attempt in the PDF appendix (default: none)",
+    )
+    run.add_argument(
+        "--pdf-variant",
+        metavar="VARIANT",
+        help="PDF variant: pdf/a-3u (default, archival) or none",
+    )
+    run.add_argument("--page-size", choices=["A4", "Letter"], help="PDF page size (default: A4)")
+    run.add_argument("--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)")
+    run.add_argument("--timings", action="store_true", help="print the time each stage took")
+    run.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+
+def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
+    """Options of ``reporter simulate``."""
+    simulate.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    simulate.add_argument(
+        "--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)"
+    )
+    simulate.add_argument(
+        "--servers", type=int, default=50, help="servers in the fleet (default: 50)"
+    )
+    simulate.add_argument(
+        "--executions-per-server", type=int, default=4, help="executions per server (default: 4)"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="fleet and fault seed (default: 1)")
+    simulate.add_argument(
+        "--account", default="OSD", help="account alias of the fleet (default: OSD)"
+    )
+    simulate.add_argument(
+        "--inventory", metavar="FILE", help="write the fleet's inventory CSV here"
+    )
+    simulate.add_argument("--user", default="demo", help="login user name (default: demo)")
+    simulate.add_argument("--password", default="demo", help="login password (default: demo)")
+    simulate.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    simulate.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered 500/502/503/504"
+    )
+    simulate.add_argument(
+        "--rate-limit", type=float, default=0.0, metavar="RPS", help="answer 429 above this rate"
+    )
+    simulate.add_argument(
+        "--malformed-rate", type=float, default=0.0, help="share of 200s with a truncated body"
+    )
+    simulate.add_argument(
+        "--hang-rate", type=float, default=0.0, help="share of requests that hang for minutes"
+    )
+    simulate.add_argument(
+        "--token-ttl-requests",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tokens expire after N requests",
+    )
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run the command line and return the exit code (never raises for expected errors)."""
+    stdout = stdout or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    configure_logging(debug)
+    try:
+        return int(dispatch(args, stdout))
+    except ReporterError as error:
+        if debug:
+            log.exception("stopped")
+        print(f"reporter: error: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        print("reporter: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except Exception as error:  # a bug: say so in one line unless asked for the traceback
+        if debug:
+            raise
+        print(
+            f"reporter: internal error: {type(error).__name__}: {error} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def dispatch(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Call the library function behind the chosen command."""
+    if args.command == "explain":
+        from reporter.codes import explain
+
+        print(explain(args.code), file=stdout)
+        return ExitCode.OK
+    if args.command == "simulate":
+        from reporter.simulator.cli import simulate
+
+        return simulate(args, stdout)
+    if args.command == "demo":
+        from reporter.pipeline import demo
+
+        return demo(out=args.out, stdout=stdout)
+    from reporter.config import settings_from_args
+    from reporter.pipeline import run
+
+    return run(settings_from_args(args), stdout=stdout)
+
+
+def configure_logging(debug: bool) -> None:
+    """Log to stderr: progress lines normally, request logs too with --debug."""
+    from reporter.logs import configure
+
+    configure(debug)
+
+
+def entry_point() -> None:
+    """Console-script entry: exit with :func:`main`'s code."""
+    sys.exit(main())

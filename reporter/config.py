@@ -1,0 +1,176 @@
+"""Run settings: command-line options over the config file over built-in defaults.
+
+Secrets never come from here: credentials and SMTP passwords stay in the environment.
+"""
+
+import argparse
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reporter.errors import ConfigError, UsageError
+from reporter.records import Period
+
+DEFAULT_API_URL = "https://patching.useast.appfog.ctl.io/rest"
+DEFAULT_LOGIN_URL = "https://api.ctl.io/v2/authentication/login"
+FORMATS = ("html", "pdf", "xlsx", "csv")
+CONFIG_FILE_NAME = "reporter.toml"
+# Options a monthly job may keep in the config file; each matches a `reporter run` option.
+CONFIG_KEYS = {
+    "out": str,
+    "format": (str, list),
+    "period": str,
+    "account": str,
+    "api_url": str,
+    "login_url": str,
+    "concurrency": int,
+    "timeout": (int, float),
+    "retries": int,
+    "title": str,
+    "email_to": (str, list),
+    "email_attach": (str, list),
+    "pdf_detail": str,
+    "pdf_variant": str,
+    "page_size": str,
+}
+SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything ``reporter run`` needs besides secrets."""
+
+    inventory: Path
+    out: Path = Path("reports")
+    formats: tuple[str, ...] = FORMATS
+    period: Period | None = None
+    account: str | None = None
+    api_url: str = DEFAULT_API_URL
+    login_url: str = DEFAULT_LOGIN_URL
+    concurrency: int = 8
+    timeout: float = 30.0
+    retries: int = 5
+    from_archive: Path | None = None
+    title: str = "Patch compliance"
+    email_to: tuple[str, ...] = ()
+    email_attach: tuple[str, ...] = ()
+    pdf_detail: str = "none"
+    pdf_variant: str = "pdf/a-3u"
+    page_size: str = "A4"
+    timings: bool = False
+    debug: bool = False
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def settings_from_args(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> RunSettings:
+    """Merge ``reporter run`` options, the config file and the environment into settings."""
+    env = dict(os.environ if env is None else env)
+    config = load_config(args.config, cwd or Path.cwd())
+
+    def pick(name: str, default=None):
+        value = getattr(args, name, None)
+        if value is not None:
+            return value
+        return config.get(name, default)
+
+    formats = split_list(pick("format", ",".join(FORMATS)), "format")
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(
+            f"unknown format {', '.join(unknown) or '(none)'}: choose from {', '.join(FORMATS)}"
+        )
+    attach = split_list(pick("email_attach", ""), "email_attach")
+    if bad := [name for name in attach if name not in ("xlsx", "csv")]:
+        raise UsageError(f"--email-attach takes xlsx and csv, not {', '.join(bad)}")
+    period_text = pick("period")
+    concurrency = int(pick("concurrency", 8))
+    if not 1 <= concurrency <= 256:
+        raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
+    timeout = float(pick("timeout", 30.0))
+    if not 0 < timeout <= 3600:
+        raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
+    retries = int(pick("retries", 5))
+    if not 0 <= retries <= 20:
+        raise UsageError(f"--retries must be between 0 and 20, not {retries}")
+    pdf_detail = pick("pdf_detail", "none")
+    if pdf_detail not in ("none", "all"):
+        raise UsageError(f"pdf_detail must be none or all, not {pdf_detail!r}")
+    pdf_variant = str(pick("pdf_variant", "pdf/a-3u")).lower()
+    if pdf_variant not in ("pdf/a-3u", "none"):
+        raise UsageError(f"--pdf-variant must be pdf/a-3u or none, not {pdf_variant!r}")
+    page_size = str(pick("page_size", "A4"))
+    if page_size.lower() not in ("a4", "letter"):
+        raise UsageError(f"page size must be A4 or Letter, not {page_size!r}")
+    archive = getattr(args, "from_archive", None)
+    return RunSettings(
+        inventory=Path(args.inventory),
+        out=Path(pick("out", "reports")),
+        formats=tuple(formats),
+        period=Period.parse(period_text) if period_text else None,
+        account=pick("account"),
+        api_url=pick("api_url") or env.get("REPORTER_API_URL") or DEFAULT_API_URL,
+        login_url=pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        from_archive=Path(archive) if archive else None,
+        title=pick("title", "Patch compliance"),
+        email_to=tuple(split_list(pick("email_to", ""), "email_to")),
+        email_attach=tuple(attach),
+        pdf_detail=pdf_detail,
+        pdf_variant=pdf_variant,
+        page_size="Letter" if page_size.lower() == "letter" else "A4",
+        timings=bool(getattr(args, "timings", False)),
+        debug=bool(getattr(args, "debug", False)),
+        env=env,
+    )
+
+
+def load_config(explicit: str | None, cwd: Path) -> dict:
+    """Read the TOML config: ``--config FILE``, else ``./reporter.toml`` if present, else nothing.
+
+    Keys are the long option names with ``_`` (``api_url``, ``email_to``), at the top level or
+    under ``[run]``. Secrets are refused: they belong in the environment.
+    """
+    path = Path(explicit) if explicit else cwd / CONFIG_FILE_NAME
+    if not explicit and not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    if isinstance(data.get("run"), dict):
+        data = {**{k: v for k, v in data.items() if k != "run"}, **data["run"]}
+    config = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name in SECRET_KEYS:
+            raise ConfigError(
+                f"config file {path} holds {key!r}: keep credentials in the environment "
+                "(CLC_USER, CLC_PASSWORD or CLC_BEARER_TOKEN)"
+            )
+        if name not in CONFIG_KEYS:
+            raise ConfigError(
+                f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})"
+            )
+        if not isinstance(value, CONFIG_KEYS[name]):
+            raise ConfigError(f"config file {path}: {key!r} has the wrong type ({value!r})")
+        config[name] = value
+    return config
+
+
+def split_list(value: str | list | tuple, name: str) -> list[str]:
+    """``"a, b"`` or ``["a", "b"]`` -> ``["a", "b"]`` (lower-cased for formats)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    cleaned = [str(item).strip() for item in items if str(item).strip()]
+    if name in ("format", "email_attach"):
+        cleaned = [item.lower() for item in cleaned]
+    return cleaned

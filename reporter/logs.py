@@ -1,0 +1,41 @@
+"""Logging to stderr, with secrets redacted from every line."""
+
+import logging
+import re
+import sys
+
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Make ``value`` (a password or token) print as ``***`` in every log line from now on."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret and every bearer token in ``text`` with ``***``."""
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1***", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose output never contains a registered secret."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure(debug: bool) -> None:
+    """Send reporter's log to stderr: INFO normally, DEBUG (with urllib3's) under --debug."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("reporter: %(message)s"))
+    root = logging.getLogger("reporter")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    if debug:
+        urllib3_log = logging.getLogger("urllib3")
+        urllib3_log.handlers[:] = [handler]
+        urllib3_log.setLevel(logging.DEBUG)

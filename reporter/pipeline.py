@@ -1,0 +1,284 @@
+"""The stages of a run in order: inventory, login, fetch, report model, renderers, delivery."""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from reporter.client import PatchingClient, check_url, credentials_from_env
+from reporter.config import RunSettings
+from reporter.errors import ApiUnreachableError, ExitCode, UsageError
+from reporter.evidence import EvidenceStore, read_archive
+from reporter.inventory import Inventory, load_inventory
+from reporter.model import ReportModel
+from reporter.problems import FETCH_FAILED
+from reporter.records import Target
+from reporter.report import build_report
+
+log = logging.getLogger("reporter")
+
+DEMO_SEED = 2026
+DEMO_SERVERS = 60
+DEMO_EXECUTIONS_PER_SERVER = 4
+# The simulator's public demo login: not a secret, it guards nothing.
+DEMO_USER = DEMO_PASSWORD = "demo"  # noqa: S105
+
+
+class Timings:
+    """Wall-clock seconds per stage, for ``--timings``."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+            log.debug("stage %s took %.2f s", name, self.stages[name])
+
+    def table(self) -> str:
+        total = sum(self.stages.values())
+        lines = [f"  {name:<12} {seconds:8.2f} s" for name, seconds in self.stages.items()]
+        return "\n".join(["Timings:", *lines, f"  {'total':<12} {total:8.2f} s"])
+
+
+def run(
+    settings: RunSettings,
+    stdout: TextIO,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Run the whole pipeline and return the exit code (raises ReporterError for expected stops)."""
+    timings = Timings()
+    with timings.stage("inventory"):
+        inventory = load_inventory(settings.inventory)
+    generated_at = clock()
+
+    if settings.from_archive:
+        with timings.stage("archive"):
+            default_alias = settings.account or archive_alias(settings.from_archive)
+            targets = targets_for(inventory, default_alias)
+            result = read_archive(settings.from_archive, targets, settings.period)
+            manifest_path = archive_manifest(settings.from_archive)
+            data_source = f"evidence archive {settings.from_archive}"
+    else:
+        api_url = check_url(settings.api_url, "API URL")
+        login_url = check_url(settings.login_url, "login URL")
+        credentials = credentials_from_env(settings.env)
+        with timings.stage("login"):
+            client = PatchingClient(
+                api_url,
+                login_url,
+                credentials,
+                concurrency=settings.concurrency,
+                timeout=settings.timeout,
+                retries=settings.retries,
+            )
+            login = client.login()
+        default_alias = settings.account or login.account_alias
+        targets = targets_for(inventory, default_alias)
+        evidence = EvidenceStore(settings.out / "evidence")
+        client.evidence = evidence
+        with timings.stage("fetch"):
+            try:
+                result = client.fetch(targets, settings.period)
+            finally:
+                evidence.close()
+        if targets and not result.executions and all_unreachable(result.problems):
+            raise ApiUnreachableError(
+                f"could not fetch any execution from {api_url}: {result.problems[0].reason}"
+            )
+        manifest_path = evidence.path / "manifest.json"
+        data_source = api_url
+
+    with timings.stage("model"):
+        model = build_report(
+            inventory,
+            result.executions,
+            result.problems,
+            period=settings.period,
+            title=settings.title,
+            accounts=sorted({target.account_alias for target in targets}),
+            data_source=data_source,
+            manifest_sha256=file_sha256(manifest_path),
+            generated_at=generated_at,
+            default_alias=default_alias,
+        )
+    written = render_all(model, settings, manifest_path, timings)
+    print_summary(model, written, stdout)
+    if settings.email_to:
+        with timings.stage("e-mail"):
+            deliver(model, settings, written)
+        print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
+    if settings.timings:
+        print(timings.table(), file=stdout)
+    return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
+
+
+def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:
+    """One fetch target per valid inventory row, with the account alias resolved."""
+    targets = []
+    for row in inventory.rows:
+        alias = row.account_alias or default_alias
+        if not alias:
+            raise UsageError(
+                f"{inventory.path.name} line {row.line}: no account alias; add an "
+                "account_alias column or pass --account"
+            )
+        targets.append(Target(alias.upper(), row.server_id, row.execution_id, row.line))
+    return targets
+
+
+def all_unreachable(problems) -> bool:
+    """Whether every fetch failed the same way a dead API fails (no answer at all)."""
+    fetch = [problem for problem in problems if problem.kind == FETCH_FAILED]
+    return bool(fetch) and all(
+        "connection" in problem.reason.lower() or "timed out" in problem.reason.lower()
+        for problem in fetch
+    )
+
+
+def render_all(
+    model: ReportModel, settings: RunSettings, manifest_path: Path | None, timings: Timings
+) -> dict[str, Path]:
+    """Write each requested format; return the paths by format."""
+    from reporter.render.csv import render_csv
+    from reporter.render.excel import render_xlsx
+    from reporter.render.html import render_html
+    from reporter.render.pdf import render_pdf
+
+    stem = settings.out / f"patch-compliance-{model.meta.label}"
+    written: dict[str, Path] = {}
+    for fmt in settings.formats:
+        path = stem.with_suffix(f".{fmt}")
+        with timings.stage(fmt):
+            if fmt == "html":
+                render_html(model, path)
+            elif fmt == "pdf":
+                render_pdf(
+                    model,
+                    path,
+                    page_size=settings.page_size,
+                    detail=settings.pdf_detail,
+                    variant=settings.pdf_variant,
+                    manifest_path=manifest_path
+                    if manifest_path and manifest_path.is_file()
+                    else None,
+                )
+            elif fmt == "xlsx":
+                render_xlsx(model, path)
+            elif fmt == "csv":
+                render_csv(model, path)
+        written[fmt] = path
+    return written
+
+
+def deliver(model: ReportModel, settings: RunSettings, written: dict[str, Path]) -> None:
+    """E-mail the PDF (and the requested extra attachments) to the recipients."""
+    from reporter.deliver import (
+        build_message,
+        parse_recipients,
+        send_report,
+        smtp_settings_from_env,
+    )
+
+    if "pdf" not in written:
+        raise UsageError("--email-to sends the PDF: add pdf to --format")
+    smtp = smtp_settings_from_env(settings.env)
+    recipients = parse_recipients(",".join(settings.email_to))
+    attachments = [written["pdf"]] + [written[f] for f in settings.email_attach if f in written]
+    message = build_message(model, recipients, smtp.sender, attachments)
+    send_report(smtp, recipients, message)
+
+
+def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) -> None:
+    """The short end-of-run summary: compliance, status counts, problems, files."""
+    kpis = model.kpis
+    meta = model.meta
+    print(
+        f"{meta.title} {meta.label}: {kpis.compliant_pct:.1f}% compliant "
+        f"({kpis.compliant}/{kpis.servers} servers)",
+        file=stdout,
+    )
+    print(
+        f"  compliant {kpis.compliant}, non-compliant {kpis.non_compliant}, "
+        f"in progress {kpis.in_progress}, no data {kpis.no_data}",
+        file=stdout,
+    )
+    print(
+        f"  {kpis.executions:,} executions, {kpis.patches_attempted:,} patch attempts "
+        f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
+        file=stdout,
+    )
+    if kpis.problems:
+        print(f"  {kpis.problems:,} problems: see the Problems section of the reports", file=stdout)
+    print("Wrote:", file=stdout)
+    for path in written.values():
+        print(f"  {path}", file=stdout)
+
+
+def file_sha256(path: Path | None) -> str | None:
+    """SHA-256 of a file's bytes, or None when there is no such file."""
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def archive_manifest(archive: Path) -> Path:
+    """The manifest of an evidence archive given as the out folder or its evidence/ folder."""
+    for candidate in (archive / "manifest.json", archive / "evidence" / "manifest.json"):
+        if candidate.is_file():
+            return candidate
+    return archive / "evidence" / "manifest.json"
+
+
+def archive_alias(archive: Path) -> str | None:
+    """The account alias an archive was fetched under, when it holds exactly one."""
+    try:
+        entries = json.loads(archive_manifest(archive).read_text(encoding="utf-8"))["entries"]
+        aliases = {entry.get("account_alias") for entry in entries} - {None}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return aliases.pop() if len(aliases) == 1 else None
+
+
+def demo(out: str | None, stdout: TextIO) -> int:
+    """Run the whole pipeline against the built-in simulator serving the bundled sample fleet."""
+    from reporter.simulator import Fleet, SimulatorServer
+
+    out_dir = Path(out or "reports")
+    fleet = Fleet.generate(
+        servers=DEMO_SERVERS, executions_per_server=DEMO_EXECUTIONS_PER_SERVER, seed=DEMO_SEED
+    )
+    inventory = out_dir / "demo-inventory.csv"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fleet.write_inventory(inventory)
+    with SimulatorServer(
+        fleet, host="127.0.0.1", port=0, user=DEMO_USER, password=DEMO_PASSWORD
+    ) as sim:
+        print(
+            f"Simulated Patching API at {sim.api_url} ({len(fleet.executions)} executions)",
+            file=stdout,
+        )
+        settings = RunSettings(
+            inventory=inventory,
+            out=out_dir,
+            api_url=sim.api_url,
+            login_url=sim.login_url,
+            title="Patch compliance (demo fleet)",
+            env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": DEMO_PASSWORD},
+        )
+        code = run(settings, stdout)
+    if code == ExitCode.PROBLEMS:
+        # The sample inventory lists a few unknown executions on purpose, to show the Problems
+        # section; for the demo that is the expected outcome, not a failure.
+        print("(The demo inventory includes rows the API does not know, on purpose.)", file=stdout)
+        return ExitCode.OK
+    return code

@@ -1,0 +1,379 @@
+"""A hand-built ReportModel for renderer tests: the model's columns and dtypes, tiny and varied."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from reporter import __version__
+from reporter.model import (
+    COMPLIANCE_STATUSES,
+    COMPLIANT,
+    EXECUTION_COLUMNS,
+    IN_PROGRESS,
+    KB_ROLLUP_COLUMNS,
+    NO_DATA,
+    NON_COMPLIANT,
+    PATCH_COLUMNS,
+    PATCH_EXTRA_COLUMNS,
+    PROBLEM_COLUMNS,
+    SERVER_COLUMNS,
+    Kpis,
+    ReportMeta,
+    ReportModel,
+)
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=file:///etc/passwd>",
+    '=HYPERLINK("http://attacker.invalid","x")',
+    "+1+2",
+    "-2+3",
+    "@SUM(A1)",
+    "\tTAB",
+]
+
+CATALOGUE = [
+    ("Security Update for Windows Server 2016 (KB5031362)", "KB5031362", "Security Update"),
+    (
+        "2026-10 Cumulative Update for Windows Server 2022 for x64-based Systems (KB5031364)",
+        "KB5031364",
+        "Cumulative Update",
+    ),
+    (
+        "2026-10 Security Monthly Quality Rollup for Windows Server 2012 R2 (KB5031419)",
+        "KB5031419",
+        "Security Monthly Quality Rollup",
+    ),
+    (
+        "Servicing Stack Update for Windows Server 2019 (KB5031589)",
+        "KB5031589",
+        "Servicing Stack Update",
+    ),
+    (
+        "Security Intelligence Update for Microsoft Defender Antivirus"
+        " - KB2267602 (Version 1.403.1.0)",
+        "KB2267602",
+        "Definition Update",
+    ),
+    ("openssl-libs-1.0.2k-26.el7_9.x86_64", None, "Linux package"),
+]
+RESULTS = {
+    2: ("Succeeded", "the operation completed successfully", "succeeded"),
+    3: ("Succeeded with errors", "completed, but one or more errors occurred", "warning"),
+    4: ("Failed", "the operation failed to complete", "failed"),
+    5: ("Aborted", "the operation was aborted", "failed"),
+}
+
+
+def make_model(
+    servers: int = 12,
+    hostile: bool = False,
+    period: str | None = "2026-10",
+    patches_per_server: int = 6,
+    seed: int = 3,
+) -> ReportModel:
+    """A consistent little model: every figure agrees with the frames it summarises."""
+    rng = random.Random(seed)
+    base = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
+    attribute_columns = ["owner", "environment"]
+    server_rows, execution_rows, patch_rows = [], [], []
+    for number in range(servers):
+        server_id = f"VA1OSDWEB{number + 1:02d}"
+        owner = HOSTILE[number % len(HOSTILE)] if hostile else f"team-{number % 3}"
+        attributes = {"owner": owner, "environment": ["prod", "staging", "dev"][number % 3]}
+        status = COMPLIANCE_STATUSES[number % 4] if number < 8 else COMPLIANT
+        if status == NO_DATA:
+            server_rows.append(server_row(server_id, status, attributes))
+            continue
+        execution_id = f"VA1-{100000 + number}"
+        start = base + timedelta(hours=number)
+        running = status == IN_PROGRESS
+        counts = {"succeeded": 0, "warning": 0, "failed": 0, "in progress": 0}
+        failed_keys = []
+        for seq in range(1, patches_per_server + 1):
+            title, kb, classification = CATALOGUE[(number + seq) % len(CATALOGUE)]
+            if hostile and seq == 1:
+                title = HOSTILE[number % len(HOSTILE)] + " " + title
+            code = 4 if status == NON_COMPLIANT and seq == 2 else rng.choice([2, 2, 2, 2, 3])
+            if running and seq == patches_per_server:
+                code = None
+            result, meaning, outcome = RESULTS.get(
+                code, ("Unknown", "no result code", "in progress")
+            )
+            hresult = "0x80240022" if code == 4 else None
+            counts[outcome] += 1
+            if outcome == "failed":
+                failed_keys.append(kb or title)
+            patch_start = start + timedelta(minutes=2 * seq)
+            patch_rows.append(
+                {
+                    "account_alias": "OSD",
+                    "server_id": server_id,
+                    "execution_id": execution_id,
+                    "execution_status": "running" if running else "completed",
+                    "execution_start": start,
+                    "execution_end": None if running else start + timedelta(minutes=40),
+                    "patch_seq": seq,
+                    "title": title,
+                    "kb": kb,
+                    "kbs": kb or "",
+                    "classification": classification,
+                    "result_code": code,
+                    "result": result,
+                    "result_meaning": meaning,
+                    "hresult": hresult,
+                    "hresult_name": "WU_E_ALL_UPDATES_FAILED" if hresult else None,
+                    "hresult_meaning": "Operation failed for all the updates." if hresult else None,
+                    "reboot_required": False,
+                    "patch_status": "pending"
+                    if code is None
+                    else ("failed" if code == 4 else "completed"),
+                    "patch_start": patch_start,
+                    "patch_end": None if code is None else patch_start + timedelta(seconds=95),
+                    "duration_s": None if code is None else 95,
+                    "outcome": outcome,
+                    "patch_key": kb or title,
+                    "rpm_name": "openssl-libs" if kb is None else None,
+                    "rpm_version": "1.0.2k" if kb is None else None,
+                    "rpm_release": "26.el7_9" if kb is None else None,
+                    "rpm_arch": "x86_64" if kb is None else None,
+                    "end_message": "" if code is None else f"Result Code: {code}",
+                    **attributes,
+                }
+            )
+        execution_rows.append(
+            {
+                "account_alias": "OSD",
+                "server_id": server_id,
+                "execution_id": execution_id,
+                "status": "running" if running else "completed",
+                "status_raw": "RUNNING" if running else "COMPLETED",
+                "start": start,
+                "end": None if running else start + timedelta(minutes=40),
+                "duration_s": None if running else 2400,
+                "duration_reported": None if running else "40m 0s",
+                "duration_mismatch": False,
+                "patch_count": patches_per_server,
+                "details_missing": False,
+                "succeeded": counts["succeeded"],
+                "warnings": counts["warning"],
+                "failed": counts["failed"],
+                "in_progress": counts["in progress"],
+                "in_period": True,
+                "issues": "",
+                **attributes,
+            }
+        )
+        server_rows.append(
+            server_row(
+                server_id,
+                status,
+                attributes,
+                executions=1,
+                patches_attempted=patches_per_server,
+                succeeded=counts["succeeded"],
+                warnings=counts["warning"],
+                failed=counts["failed"],
+                failed_kbs="; ".join(failed_keys),
+                latest_execution_id=execution_id,
+                latest_execution_start=start,
+                latest_execution_status="running" if running else "completed",
+                last_success=start + timedelta(minutes=5),
+            )
+        )
+
+    patches = typed(
+        pd.DataFrame(patch_rows, columns=PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + attribute_columns)
+    )
+    executions = typed(pd.DataFrame(execution_rows, columns=EXECUTION_COLUMNS + attribute_columns))
+    servers_frame = typed(pd.DataFrame(server_rows, columns=SERVER_COLUMNS + attribute_columns))
+    failed = patches[patches["outcome"] == "failed"].copy()
+    failed["still_failing"] = True
+    rollup = (
+        patches.groupby("patch_key", observed=True)
+        .agg(
+            kb=("kb", "first"),
+            title=("title", "first"),
+            classification=("classification", "first"),
+            servers_attempted=("server_id", "nunique"),
+            attempts=("server_id", "size"),
+        )
+        .reset_index()
+    )
+    failing = failed.groupby("patch_key", observed=True)["server_id"].nunique()
+    rollup["servers_failed"] = rollup["patch_key"].map(failing).fillna(0).astype("Int64")
+    rollup["servers_succeeded"] = (rollup["servers_attempted"] - rollup["servers_failed"]).astype(
+        "Int64"
+    )
+    rollup = rollup[KB_ROLLUP_COLUMNS].sort_values(
+        ["servers_failed", "patch_key"], ascending=[False, True]
+    )
+    problems = pd.DataFrame(
+        [
+            {
+                "line": 7,
+                "account_alias": None,
+                "server_id": "a/b",
+                "execution_id": None,
+                "kind": "invalid row",
+                "reason": "server ID 'a/b' may only contain letters, digits and '-'",
+            },
+            {
+                "line": 9,
+                "account_alias": "OSD",
+                "server_id": "VA1OSDWEB99",
+                "execution_id": "VA1-999999",
+                "kind": "not found",
+                "reason": "execution not found (HTTP 404: Execution not found)",
+            },
+        ],
+        columns=PROBLEM_COLUMNS,
+    ).astype({"line": "Int64"})
+    by_status = servers_frame["compliance"].value_counts()
+    outcome_counts = patches["outcome"].value_counts()
+    kpis = Kpis(
+        servers=len(servers_frame),
+        compliant=int(by_status.get(COMPLIANT, 0)),
+        non_compliant=int(by_status.get(NON_COMPLIANT, 0)),
+        in_progress=int(by_status.get(IN_PROGRESS, 0)),
+        no_data=int(by_status.get(NO_DATA, 0)),
+        executions=len(executions),
+        patches_attempted=len(patches),
+        succeeded=int(outcome_counts.get("succeeded", 0)),
+        warnings=int(outcome_counts.get("warning", 0)),
+        failed=int(outcome_counts.get("failed", 0)),
+        in_progress_patches=int(outcome_counts.get("in progress", 0)),
+        problems=len(problems),
+    )
+    results = (
+        patches.groupby(["classification", "outcome"], observed=True)
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=["succeeded", "warning", "failed", "in progress"], fill_value=0)
+    )
+    title = "Patch compliance" + (" <script>alert('t')</script>" if hostile else "")
+    meta = ReportMeta(
+        title=title,
+        label=period or "2026-11-26",
+        period=period,
+        accounts=["OSD"],
+        generated_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
+        tool_version=__version__,
+        data_source="http://127.0.0.1:8080/rest",
+        input_name="inventory.csv",
+        input_sha256="0" * 64,
+        manifest_sha256="f" * 64,
+        span_start=executions["start"].min() if len(executions) else None,
+        span_end=executions["start"].max() if len(executions) else None,
+    )
+    return ReportModel(
+        meta=meta,
+        kpis=kpis,
+        servers=servers_frame,
+        executions=executions,
+        patches=patches,
+        failed=failed,
+        kb_rollup=rollup.reset_index(drop=True),
+        problems=problems,
+        attribute_columns=attribute_columns,
+        results_by_classification=results,
+        failures_by_kb=failed.groupby("patch_key", observed=True)["server_id"]
+        .nunique()
+        .sort_values(ascending=False)
+        .head(10)
+        .astype("Int64"),
+        failures_by_server=failed.groupby("server_id", observed=True)["patch_key"]
+        .nunique()
+        .sort_values(ascending=False)
+        .head(10)
+        .astype("Int64"),
+    )
+
+
+def server_row(server_id: str, status: str, attributes: dict, **figures) -> dict:
+    """One row of the servers frame; servers without data have zero counts."""
+    reasons = {
+        COMPLIANT: "all patches succeeded",
+        NON_COMPLIANT: "1 patch failed",
+        IN_PROGRESS: "latest execution is still running",
+        NO_DATA: "no execution could be fetched",
+    }
+    row = {
+        "account_alias": "OSD",
+        "server_id": server_id,
+        "compliance": status,
+        "reason": reasons[status],
+        "executions": 0,
+        "patches_attempted": 0,
+        "succeeded": 0,
+        "warnings": 0,
+        "failed": 0,
+        "failed_kbs": "",
+        "latest_execution_id": None,
+        "latest_execution_start": None,
+        "latest_execution_status": None,
+        "last_success": None,
+    }
+    row.update(figures)
+    row.update(attributes)
+    return row
+
+
+DTYPES = {
+    "patch_seq": "Int64",
+    "result_code": "Int8",
+    "duration_s": "Int64",
+    "reboot_required": "boolean",
+    "duration_mismatch": "boolean",
+    "details_missing": "boolean",
+    "in_period": "boolean",
+    "patch_count": "Int64",
+    "executions": "Int64",
+    "patches_attempted": "Int64",
+    "succeeded": "Int64",
+    "warnings": "Int64",
+    "failed": "Int64",
+    "in_progress": "Int64",
+}
+DATETIMES = {
+    "execution_start",
+    "execution_end",
+    "patch_start",
+    "patch_end",
+    "start",
+    "end",
+    "latest_execution_start",
+    "last_success",
+}
+CATEGORIES = {
+    "account_alias",
+    "server_id",
+    "execution_id",
+    "execution_status",
+    "title",
+    "kb",
+    "classification",
+    "result",
+    "result_meaning",
+    "hresult",
+    "hresult_name",
+    "hresult_meaning",
+    "patch_status",
+    "outcome",
+    "patch_key",
+    "status",
+    "compliance",
+}
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a hand-built frame the model's dtypes."""
+    for column in frame.columns:
+        if column in DATETIMES:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        elif column in DTYPES:
+            frame[column] = frame[column].astype(DTYPES[column])
+        elif column in CATEGORIES:
+            frame[column] = frame[column].astype("category")
+    return frame
