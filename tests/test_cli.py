@@ -1,0 +1,225 @@
+"""`reporter run`, `demo` and `explain` through main(), against the simulator on loopback."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from reporter.cli import main
+from reporter.simulator import Fleet
+
+FORMATS = ("html", "pdf", "xlsx", "csv")
+
+
+@pytest.fixture
+def fleet() -> Fleet:
+    return Fleet.generate(servers=8, executions_per_server=2, seed=11)
+
+
+@pytest.fixture
+def credentials(monkeypatch):
+    for name in (
+        "CLC_USER",
+        "CLC_PASSWORD",
+        "CLC_V2_API_USERNAME",
+        "CLC_V2_API_PASSWD",
+        "CLC_BEARER_TOKEN",
+        "REPORTER_API_URL",
+        "REPORTER_LOGIN_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLC_USER", "demo")
+    monkeypatch.setenv("CLC_PASSWORD", "demo")
+
+
+def clean_inventory(fleet: Fleet, path: Path) -> Path:
+    """An inventory of exactly the fleet's executions: nothing for the Problems section."""
+    lines = ["server_id,execution_id,account_alias,owner"]
+    for execution in fleet.executions:
+        lines.append(f"{execution.server_id},{execution.execution_id},{execution.account},ops")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, stdout=out)
+    return code, out.getvalue()
+
+
+def urls(sim) -> list[str]:
+    return ["--api-url", sim.api_url, "--login-url", sim.login_url]
+
+
+def test_run_writes_every_format(tmp_path, fleet, sim_factory, credentials):
+    sim = sim_factory(fleet)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    code, output = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
+    assert code == 0, output
+    written = sorted(p.name for p in (tmp_path / "out").glob("patch-compliance-*"))
+    assert [Path(name).suffix for name in written] == [".csv", ".html", ".pdf", ".xlsx"]
+    assert "% compliant" in output and "Wrote:" in output
+    assert (tmp_path / "out" / "evidence" / "manifest.json").is_file()
+    rows = list(csv.DictReader((tmp_path / "out" / written[0]).open(encoding="utf-8")))
+    assert len(rows) == sum(
+        e.patch_count for e in fleet.executions if isinstance(e.patch_count, int)
+    )
+
+
+def test_run_with_problem_rows_exits_3(tmp_path, fleet, sim_factory, credentials):
+    sim = sim_factory(fleet)
+    fleet.write_inventory(tmp_path / "inventory.csv")
+    code, output = run_cli(
+        [
+            "run",
+            str(tmp_path / "inventory.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--format",
+            "csv",
+            *urls(sim),
+        ]
+    )
+    assert code == 3, output
+    assert "problems" in output
+
+
+def test_period_labels_the_files(tmp_path, fleet, sim_factory, credentials):
+    sim = sim_factory(fleet)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    month = fleet.executions[0].start.strftime("%Y-%m")
+    code, output = run_cli(
+        [
+            "run",
+            str(inventory),
+            "--out",
+            str(tmp_path),
+            "--format",
+            "csv,html",
+            "--period",
+            month,
+            *urls(sim),
+        ]
+    )
+    assert code in (0, 3), output
+    assert (tmp_path / f"patch-compliance-{month}.csv").is_file()
+    assert (tmp_path / f"patch-compliance-{month}.html").is_file()
+
+
+def test_from_archive_rerenders_without_network(tmp_path, fleet, sim_factory, credentials):
+    sim = sim_factory(fleet)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    first = tmp_path / "first"
+    assert (
+        run_cli(["run", str(inventory), "--out", str(first), "--format", "csv", *urls(sim)])[0] == 0
+    )
+    sim.stop()
+    second = tmp_path / "second"
+    code, output = run_cli(
+        [
+            "run",
+            str(inventory),
+            "--out",
+            str(second),
+            "--format",
+            "csv",
+            "--from-archive",
+            str(first),
+            "--api-url",
+            "https://unreachable.invalid/rest",
+        ]
+    )
+    assert code == 0, output
+    [csv_first] = first.glob("*.csv")
+    [csv_second] = second.glob("*.csv")
+    assert csv_first.read_bytes() == csv_second.read_bytes()
+
+
+def test_bad_inventory_exits_2_and_writes_nothing(tmp_path, credentials, capsys):
+    bad = tmp_path / "inventory.csv"
+    bad.write_text("owner,environment\nops,prod\n", encoding="utf-8")
+    code, _ = run_cli(["run", str(bad), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "inventory.csv" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_credentials_exit_2(tmp_path, fleet, sim_factory, credentials, monkeypatch, capsys):
+    sim = sim_factory(fleet)
+    monkeypatch.setenv("CLC_PASSWORD", "wrong-password-123")
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    code, _ = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "wrong-password-123" not in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_credentials_exit_2(tmp_path, fleet, sim_factory, monkeypatch, capsys):
+    sim = sim_factory(fleet)
+    for name in (
+        "CLC_USER",
+        "CLC_PASSWORD",
+        "CLC_V2_API_USERNAME",
+        "CLC_V2_API_PASSWD",
+        "CLC_BEARER_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    code, _ = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
+    assert code == 2
+    assert "CLC_USER" in capsys.readouterr().err
+
+
+def test_plain_http_to_remote_host_refused(tmp_path, fleet, credentials, capsys):
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    code, _ = run_cli(
+        [
+            "run",
+            str(inventory),
+            "--out",
+            str(tmp_path / "out"),
+            "--api-url",
+            "http://patching.example.com/rest",
+        ]
+    )
+    assert code == 2
+    assert "https" in capsys.readouterr().err
+
+
+def test_unknown_option_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "x.csv", "--colour", "blue"])
+    assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("2", "Succeeded"),
+        ("Result Code: 4", "Failed"),
+        ("0x80240022", "WU_E_ALL_UPDATES_FAILED"),
+        ("-2145124318", "WU_E_ALL_UPDATES_FAILED"),
+        ("2149842978", "WU_E_ALL_UPDATES_FAILED"),
+    ],
+)
+def test_explain(code, expected):
+    status, output = run_cli(["explain", code])
+    assert status == 0
+    assert expected in output
+
+
+def test_explain_nonsense_exits_2(capsys):
+    status, _ = run_cli(["explain", "banana"])
+    assert status == 2
+    assert "banana" in capsys.readouterr().err
+
+
+def test_demo(tmp_path):
+    code, output = run_cli(["demo", "--out", str(tmp_path)])
+    assert code == 0, output
+    for fmt in FORMATS:
+        assert len(list(tmp_path.glob(f"patch-compliance-*.{fmt}"))) == 1
+    assert "Simulated Patching API" in output

@@ -1,0 +1,98 @@
+"""Run settings: options over the config file over defaults; secrets refused in the file."""
+
+from pathlib import Path
+
+import pytest
+
+from reporter.cli import build_parser
+from reporter.config import DEFAULT_API_URL, settings_from_args
+from reporter.errors import ConfigError, UsageError
+
+
+def settings(argv: list[str], tmp_path: Path, env: dict | None = None, config: str | None = None):
+    if config is not None:
+        (tmp_path / "reporter.toml").write_text(config, encoding="utf-8")
+    args = build_parser().parse_args(["run", "inv.csv", *argv])
+    return settings_from_args(args, env=env or {}, cwd=tmp_path)
+
+
+def test_defaults(tmp_path):
+    result = settings([], tmp_path)
+    assert result.formats == ("html", "pdf", "xlsx", "csv")
+    assert result.api_url == DEFAULT_API_URL
+    assert result.out == Path("reports")
+    assert result.concurrency == 8 and result.retries == 5 and result.timeout == 30.0
+    assert result.period is None
+
+
+def test_environment_sets_urls(tmp_path):
+    env = {
+        "REPORTER_API_URL": "https://api.example/rest",
+        "REPORTER_LOGIN_URL": "https://l.example",
+    }
+    result = settings([], tmp_path, env=env)
+    assert result.api_url == "https://api.example/rest"
+    assert result.login_url == "https://l.example"
+
+
+def test_config_file_and_command_line_wins(tmp_path):
+    config = (
+        'title = "Monthly"\nformat = ["csv", "xlsx"]\n[run]\nout = "monthly"\naccount = "OSD"\n'
+    )
+    result = settings(["--out", "cli-out"], tmp_path, config=config)
+    assert result.title == "Monthly"
+    assert result.formats == ("csv", "xlsx")
+    assert result.account == "OSD"
+    assert result.out == Path("cli-out")
+
+
+@pytest.mark.parametrize("key", ["password", "token", "user"])
+def test_config_file_refuses_secrets(tmp_path, key):
+    with pytest.raises(ConfigError, match="environment"):
+        settings([], tmp_path, config=f'{key} = "hunter2"\n')
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ("title = \n", "not valid TOML"),
+        ('colour = "blue"\n', "unknown key 'colour'"),
+        ('concurrency = "many"\n', "wrong type"),
+    ],
+)
+def test_bad_config_file(tmp_path, config, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        settings([], tmp_path, config=config)
+
+
+def test_missing_explicit_config(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        settings(["--config", str(tmp_path / "nope.toml")], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--format", "html,docx"], "unknown format docx"),
+        (["--period", "2026-13"], "YYYY-MM"),
+        (["--period", "October"], "YYYY-MM"),
+        (["--concurrency", "0"], "concurrency"),
+        (["--timeout", "-1"], "timeout"),
+        (["--retries", "99"], "retries"),
+        (["--email-attach", "pdf"], "email-attach"),
+        (["--pdf-variant", "pdf/a-1b"], "pdf-variant"),
+    ],
+)
+def test_bad_options(tmp_path, argv, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        settings(argv, tmp_path)
+
+
+def test_period_and_lists(tmp_path):
+    result = settings(
+        ["--period", "2026-10", "--email-to", "a@example.com, b@example.com", "--format", "PDF"],
+        tmp_path,
+    )
+    assert str(result.period) == "2026-10"
+    assert result.email_to == ("a@example.com", "b@example.com")
+    assert result.formats == ("pdf",)
