@@ -1,0 +1,280 @@
+"""A deterministic simulated fleet: servers, their patch executions, and their inventory.
+
+``Fleet.generate`` draws everything from the seed (and a fixed ``now``), so the same arguments give
+the same fleet, the same response bytes and the same inventory CSV on every machine and every day.
+Lookups are dictionaries and response bodies are serialised once, on first use.
+"""
+
+import csv
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reporter.simulator.payloads import Presentation, detail_payload, encode, summary_payload
+
+DEFAULT_NOW = datetime(2026, 11, 20, tzinfo=UTC)
+INVENTORY_COLUMNS = (
+    "server_id",
+    "execution_id",
+    "account_alias",
+    "owner",
+    "environment",
+    "business_unit",
+    "os",
+)
+_ALIAS = re.compile(r"[A-Za-z0-9]+")
+
+ExecutionKey = tuple[str, str, str]
+"""(account alias in upper case, server ID, execution ID)."""
+
+
+@dataclass(slots=True)
+class SimServer:
+    """One simulated server and its inventory attributes (owner, environment, business_unit, os)."""
+
+    server_id: str
+    account: str
+    datacenter: str
+    role: str
+    os: str
+    attributes: dict[str, str]
+
+    @property
+    def windows(self) -> bool:
+        """True for Windows servers, False for the Linux ones."""
+        return self.os.startswith("Windows")
+
+
+@dataclass(slots=True)
+class SimPatch:
+    """One patch attempt: ``title`` is the whole ``patch_begin_message``; times are UTC."""
+
+    title: str
+    start: datetime | None
+    end: datetime | None
+    status: str  # pending / completed / failed
+    end_message: str  # "" while pending
+
+
+@dataclass(slots=True)
+class SimExecution:
+    """One patch execution: the facts; ``presentation`` says how the API writes them.
+
+    ``status`` is normalised (pending/running/completed/failed); ``start`` and ``end`` are UTC
+    (``end`` is None while the execution runs).
+    """
+
+    account: str
+    server_id: str
+    execution_id: str
+    start: datetime
+    end: datetime | None
+    status: str
+    patches: list[SimPatch]
+    windows: bool
+    init_end: datetime | None = None
+    presentation: Presentation = field(default_factory=Presentation)
+
+    @property
+    def patch_count(self) -> int:
+        """Number of patches attempted (also when the payload writes ``patches`` as a number)."""
+        return len(self.patches)
+
+    @property
+    def key(self) -> ExecutionKey:
+        """(alias in upper case, server ID, execution ID): how the API finds this execution."""
+        return (self.account.upper(), self.server_id, self.execution_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A raw response served instead of the generated one."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class Fleet:
+    """Servers and executions behind the simulated API, with O(1) lookups and cached bodies."""
+
+    def __init__(
+        self,
+        account: str,
+        servers: list[SimServer],
+        executions: list[SimExecution],
+        inventory_rows: list[dict[str, str]] | None = None,
+        *,
+        seed: int = 0,
+        now: datetime = DEFAULT_NOW,
+    ) -> None:
+        """Index a fleet. Use :meth:`generate` for a realistic one."""
+        if not _ALIAS.fullmatch(account):
+            raise ValueError(f"account alias must be letters and digits, got {account!r}")
+        self.account = account
+        self.seed = seed
+        self.now = now
+        self.servers = servers
+        self.executions = executions
+        self._inventory_rows = inventory_rows if inventory_rows is not None else []
+        self._servers = {(server.account.upper(), server.server_id) for server in servers}
+        self._by_key = {execution.key: execution for execution in executions}
+        if len(self._by_key) != len(executions):
+            raise ValueError("execution keys must be unique")
+        self._by_server: dict[tuple[str, str], list[SimExecution]] = {}
+        for execution in executions:
+            self._by_server.setdefault(execution.key[:2], []).append(execution)
+        self._overrides: dict[ExecutionKey, Override] = {}
+        # Filled on first request; a race only computes the same bytes twice.
+        self._detail_cache: dict[ExecutionKey, bytes] = {}
+        self._summary_cache: dict[tuple[str, str], bytes] = {}
+
+    @classmethod
+    def generate(
+        cls,
+        servers: int = 50,
+        executions_per_server: int = 4,
+        seed: int = 1,
+        account: str = "OSD",
+        now: datetime | None = None,
+    ) -> "Fleet":
+        """Build a realistic fleet from ``seed`` alone.
+
+        Args:
+            servers: Number of servers (about 20% Linux).
+            executions_per_server: Executions per server, spread over the months before ``now``.
+            seed: Everything is drawn from ``random.Random(seed)``.
+            account: The account alias owning the fleet.
+            now: The moment the fleet is observed; a fixed date (2026-11-20) unless given, so
+                the fleet is the same every day.
+
+        Example:
+            >>> fleet = Fleet.generate(servers=3, executions_per_server=2, seed=7)
+            >>> len(fleet.executions)
+            6
+        """
+        from reporter.simulator.generator import generate_fleet
+
+        return generate_fleet(
+            cls, servers, executions_per_server, seed, account, now or DEFAULT_NOW
+        )
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def execution(self, account: str, server_id: str, execution_id: str) -> SimExecution | None:
+        """The execution at that API path (alias matched case-insensitively), or None."""
+        return self._by_key.get((account.upper(), server_id, execution_id))
+
+    def has_account(self, account: str) -> bool:
+        """True if ``account`` (any case) is this fleet's alias."""
+        return account.upper() == self.account.upper()
+
+    def has_server(self, account: str, server_id: str) -> bool:
+        """True if the server exists in this account."""
+        return (account.upper(), server_id) in self._servers
+
+    def server_executions(self, account: str, server_id: str) -> list[SimExecution]:
+        """The server's executions, oldest first (empty if the server is unknown)."""
+        return list(self._by_server.get((account.upper(), server_id), ()))
+
+    # --- response bodies -----------------------------------------------------------------
+
+    def override(
+        self,
+        account: str,
+        server_id: str,
+        execution_id: str,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "application/json",
+    ) -> None:
+        """Serve exactly ``body`` (with ``status``) for that execution's detail URL from now on.
+
+        Works for executions the fleet does not have, too (the server then needs no record).
+        """
+        self._overrides[(account.upper(), server_id, execution_id)] = Override(
+            status, content_type, bytes(body)
+        )
+
+    def override_for(self, account: str, server_id: str, execution_id: str) -> Override | None:
+        """The override registered for that detail URL, if any."""
+        return self._overrides.get((account.upper(), server_id, execution_id))
+
+    def detail_payload(self, execution: SimExecution) -> dict:
+        """The decoded JSON body the API returns for ``execution`` (generated, not overridden)."""
+        return detail_payload(execution)
+
+    def detail_bytes(self, account: str, server_id: str, execution_id: str) -> bytes | None:
+        """The serialised detail body for that execution, or None if there is no such execution."""
+        key = (account.upper(), server_id, execution_id)
+        body = self._detail_cache.get(key)
+        if body is None:
+            execution = self._by_key.get(key)
+            if execution is None:
+                return None
+            body = self._detail_cache[key] = encode(detail_payload(execution))
+        return body
+
+    def summary_bytes(self, account: str, server_id: str) -> bytes | None:
+        """The serialised list of the server's executions, or None if the server is unknown."""
+        key = (account.upper(), server_id)
+        body = self._summary_cache.get(key)
+        if body is None:
+            if key not in self._servers:
+                return None
+            body = self._summary_cache[key] = encode(summary_payload(self._by_server.get(key, [])))
+        return body
+
+    # --- inventory -----------------------------------------------------------------------
+
+    def inventory_rows(self) -> list[dict[str, str]]:
+        """The inventory rows (copies), in file order, with the :data:`INVENTORY_COLUMNS` keys.
+
+        One row per execution, except: servers listed once with an empty ``execution_id`` (their
+        executions must be discovered through the summary endpoint, see
+        :attr:`discovery_servers`), and about 2% extra rows naming executions the API does not
+        know (see :attr:`unknown_executions`). A few rows leave ``account_alias`` empty or write
+        it in lower case.
+        """
+        return [dict(row) for row in self._inventory_rows]
+
+    @property
+    def discovery_servers(self) -> list[str]:
+        """Server IDs the inventory lists without an execution ID."""
+        return [row["server_id"] for row in self._inventory_rows if not row["execution_id"]]
+
+    @property
+    def unknown_executions(self) -> list[tuple[str, str]]:
+        """(server_id, execution_id) of inventory rows the API answers with 404."""
+        return [
+            (row["server_id"], row["execution_id"])
+            for row in self._inventory_rows
+            if row["execution_id"]
+            and (self.account.upper(), row["server_id"], row["execution_id"]) not in self._by_key
+        ]
+
+    def inventory_csv(self) -> str:
+        """The inventory as CSV text: header, LF line endings (same seed, same text)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=INVENTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self._inventory_rows)
+        return buffer.getvalue()
+
+    def write_inventory(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`inventory_csv` to ``path`` as UTF-8, whole or not at all."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(self.inventory_csv().encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
