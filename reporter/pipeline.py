@@ -218,7 +218,8 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         file=stdout,
     )
     if kpis.problems:
-        print(f"  {kpis.problems:,} problems: see the Problems section of the reports", file=stdout)
+        noun = "problem" if kpis.problems == 1 else "problems"
+        print(f"  {kpis.problems:,} {noun}: see the Problems section of the reports", file=stdout)
     print("Wrote:", file=stdout)
     for path in written.values():
         print(f"  {path}", file=stdout)

@@ -1,0 +1,99 @@
+"""CSV and Excel writing speed against pandas' own writers, measured in the same run (SPEC 8).
+
+    python benchmarks/bench_tabular.py [--repeats 3] [--skip-pandas-excel]
+
+Two models from tests/factories.make_model: 150,000 patch rows (2,500 servers x 60 patches)
+and a 1,000-server month (30 patches each). For each writer: median wall time over the
+repeats, patch rows per second, and CPU seconds (the wall time suffers when the machine is
+shared; CPU time does not). Targets: CSV >= 300,000 rows/s, Excel >= 20,000 rows/s.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from factories import make_model  # noqa: E402
+
+from reporter.render.csv import render_csv  # noqa: E402
+from reporter.render.excel import render_xlsx  # noqa: E402
+
+CASES = [("150,000 patch rows", 2_500, 60), ("1,000-server month", 1_000, 30)]
+TARGETS = {"csv": 300_000, "xlsx": 20_000}
+
+
+def measure(write: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``write`` over ``repeats`` runs."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        cpu, wall = time.process_time(), time.perf_counter()
+        write()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def naive_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with time zones dropped: pandas' to_excel refuses aware datetimes."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+            frame[name] = frame[name].dt.tz_localize(None)
+    return frame
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-pandas-excel", action="store_true", help="it takes minutes")
+    args = parser.parse_args()
+    print(
+        f"{'case':<20} {'writer':<28} {'rows':>8} {'wall s':>7} {'rows/s':>9}"
+        f" {'cpu s':>6} {'rows/cpu s':>10}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        for label, servers, per_server in CASES:
+            model = make_model(servers=servers, patches_per_server=per_server)
+            rows = len(model.patches)
+            naive = naive_times(model.patches)
+            writers = [
+                ("reporter render_csv", "csv", lambda m=model: render_csv(m, out / "r.csv")),
+                (
+                    "pandas to_csv (raw frame)",
+                    None,
+                    lambda m=model: m.patches.to_csv(out / "p.csv", index=False),
+                ),
+                ("reporter render_xlsx", "xlsx", lambda m=model: render_xlsx(m, out / "r.xlsx")),
+            ]
+            if not args.skip_pandas_excel:
+                writers += [
+                    (
+                        f"pandas to_excel ({engine})",
+                        None,
+                        lambda f=naive, e=engine: f.to_excel(out / "p.xlsx", index=False, engine=e),
+                    )
+                    for engine in ("xlsxwriter", "openpyxl")
+                ]
+            for name, target, write in writers:
+                wall, cpu = measure(write, args.repeats)
+                mark = ""
+                if target:
+                    mark = "  ok" if rows / wall >= TARGETS[target] else "  BELOW TARGET"
+                print(
+                    f"{label:<20} {name:<28} {rows:>8,} {wall:>7.2f} {rows / wall:>9,.0f}"
+                    f" {cpu:>6.2f} {rows / cpu:>10,.0f}{mark}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

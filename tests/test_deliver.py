@@ -1,0 +1,267 @@
+"""E-mail delivery against a real SMTP server on loopback (aiosmtpd), with TLS from a test CA."""
+
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from factories import make_model
+
+from reporter.deliver import (
+    SmtpSettings,
+    build_message,
+    parse_recipients,
+    send_report,
+    smtp_settings_from_env,
+)
+from reporter.errors import ConfigError, DeliveryError, UsageError
+from reporter.logs import redact
+
+USER, PASSWORD = "mailer", "s3cret-Passw0rd"
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server received."""
+
+    envelopes: list = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    """Accept only USER/PASSWORD."""
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+def free_port() -> int:
+    """A loopback port free right now (aiosmtpd's controller cannot take port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Relay:
+    """A running SMTP server and what it received."""
+
+    port: int
+    mailbox: Mailbox
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture(scope="module")
+def cafile(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def start_relay() -> Iterator:
+    """Start aiosmtpd controllers on free loopback ports; stop them at teardown."""
+    controllers: list[Controller] = []
+
+    def start(**kwargs) -> Relay:
+        mailbox = Mailbox()
+        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return Relay(controller.port, mailbox)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def report_files(tmp_path: Path) -> list[Path]:
+    pdf = tmp_path / "patch-compliance-2026-10.pdf"
+    pdf.write_bytes(PDF)
+    csv = tmp_path / "patch-compliance-2026-10.csv"
+    csv.write_text("account_alias,server_id\nOSD,VA1\n", encoding="utf-8")
+    return [pdf, csv]
+
+
+def settings(port: int, security: str, **kwargs) -> SmtpSettings:
+    values = {"host": "127.0.0.1", "port": port, "security": security, "timeout": 10.0}
+    values["sender"] = "reports@example.com"
+    return SmtpSettings(**(values | kwargs))
+
+
+def received(relay: Relay):
+    assert len(relay.mailbox.envelopes) == 1
+    envelope = relay.mailbox.envelopes[0]
+    return envelope, message_from_bytes(envelope.original_content, policy=policy.default)
+
+
+def check_message(relay: Relay, recipients: list[str]) -> None:
+    """The relay got the report: subject, recipients, body and the PDF byte for byte."""
+    envelope, message = received(relay)
+    assert envelope.rcpt_tos == recipients
+    assert envelope.mail_from == "reports@example.com"
+    assert message["Subject"] == "Patch compliance 2026-10: 50.0% compliant (6/12 servers)"
+    body = message.get_body(("plain",)).get_content()
+    assert "Servers in scope: 12" in body
+    assert "Non-compliant: 2" in body
+    assert "OSD/VA1OSDWEB02" in body
+    assert "patch-compliance-2026-10.pdf" in body
+    parts = {part.get_filename(): part for part in message.iter_attachments()}
+    assert parts["patch-compliance-2026-10.pdf"].get_content_type() == "application/pdf"
+    assert parts["patch-compliance-2026-10.pdf"].get_content() == PDF
+    assert parts["patch-compliance-2026-10.csv"].get_content_type() == "text/csv"
+
+
+def test_plain_delivery_on_loopback(start_relay, report_files: list[Path]) -> None:
+    relay = start_relay()
+    recipients = ["audit@example.com", "ops@example.org"]
+    message = build_message(make_model(), recipients, "reports@example.com", report_files)
+    send_report(settings(relay.port, "none"), recipients, message)
+    check_message(relay, recipients)
+
+
+def test_starttls_with_login_verifies_against_the_private_ca(
+    start_relay, server_tls, cafile, report_files
+) -> None:
+    relay = start_relay(tls_context=server_tls, require_starttls=True, authenticator=authenticator)
+    recipients = ["audit@example.com"]
+    message = build_message(make_model(), recipients, "reports@example.com", report_files)
+    smtp = settings(relay.port, "starttls", cafile=cafile, user=USER, password=PASSWORD)
+    send_report(smtp, recipients, message)
+    check_message(relay, recipients)
+
+
+def test_implicit_tls_with_login(start_relay, server_tls, cafile, report_files) -> None:
+    # The connection is TLS from the start, which aiosmtpd's auth_require_tls does not see.
+    relay = start_relay(ssl_context=server_tls, authenticator=authenticator, auth_require_tls=False)
+    recipients = ["audit@example.com"]
+    message = build_message(make_model(), recipients, "reports@example.com", report_files)
+    smtp = settings(relay.port, "ssl", cafile=cafile, user=USER, password=PASSWORD)
+    send_report(smtp, recipients, message)
+    check_message(relay, recipients)
+
+
+def test_an_untrusted_certificate_is_refused(start_relay, server_tls, report_files) -> None:
+    relay = start_relay(tls_context=server_tls, require_starttls=True)
+    message = build_message(make_model(), ["a@example.com"], "reports@example.com", report_files)
+    with pytest.raises(DeliveryError, match=r"certificate is not trusted.*REPORTER_SMTP_CAFILE"):
+        send_report(settings(relay.port, "starttls"), ["a@example.com"], message)
+    assert relay.mailbox.envelopes == []
+
+
+def test_a_wrong_password_fails_without_showing_it(
+    start_relay, server_tls, cafile, report_files
+) -> None:
+    relay = start_relay(tls_context=server_tls, require_starttls=True, authenticator=authenticator)
+    wrong = "not-the-Passw0rd-42"
+    message = build_message(make_model(), ["a@example.com"], "reports@example.com", report_files)
+    smtp = settings(relay.port, "starttls", cafile=cafile, user=USER, password=wrong)
+    with pytest.raises(DeliveryError) as caught:
+        send_report(smtp, ["a@example.com"], message)
+    text = str(caught.value)
+    assert "refused the login of mailer" in text
+    assert wrong not in text and PASSWORD not in text
+    assert "\n" not in text
+    assert relay.mailbox.envelopes == []
+
+
+def test_a_relay_without_starttls_is_refused(start_relay, report_files) -> None:
+    relay = start_relay()
+    message = build_message(make_model(), ["a@example.com"], "reports@example.com", report_files)
+    with pytest.raises(DeliveryError, match="does not support STARTTLS"):
+        send_report(settings(relay.port, "starttls"), ["a@example.com"], message)
+
+
+def test_an_unreachable_relay_is_one_clear_line(report_files) -> None:
+    message = build_message(make_model(), ["a@example.com"], "reports@example.com", report_files)
+    with pytest.raises(DeliveryError, match=r"cannot connect to the SMTP server 127\.0\.0\.1:\d+"):
+        send_report(settings(free_port(), "none"), ["a@example.com"], message)
+
+
+def test_settings_from_the_environment() -> None:
+    env = {
+        "REPORTER_SMTP_HOST": "smtp.example.com",
+        "REPORTER_SMTP_USER": "reports@example.com",
+        "REPORTER_SMTP_PASSWORD": "hunter2-hunter2",
+    }
+    smtp = smtp_settings_from_env(env)
+    assert (smtp.host, smtp.port, smtp.security) == ("smtp.example.com", 587, "starttls")
+    assert smtp.sender == "reports@example.com"
+    assert "hunter2" not in repr(smtp)
+    assert redact("login hunter2-hunter2 failed") == "login *** failed"
+    ssl_env = env | {"REPORTER_SMTP_SECURITY": "SSL", "REPORTER_SMTP_FROM": "audit@example.org"}
+    smtp = smtp_settings_from_env(ssl_env)
+    assert (smtp.port, smtp.security, smtp.sender) == (465, "ssl", "audit@example.org")
+    local = smtp_settings_from_env(
+        {"REPORTER_SMTP_HOST": "localhost", "REPORTER_SMTP_SECURITY": "none",
+         "REPORTER_SMTP_FROM": "r@example.com", "REPORTER_SMTP_PORT": "2525"}
+    )  # fmt: skip
+    assert (local.port, local.user, local.password) == (2525, None, None)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "REPORTER_SMTP_HOST is not set"),
+        ({"REPORTER_SMTP_HOST": "smtp.example.com"}, "REPORTER_SMTP_FROM is not set"),
+        (
+            {"REPORTER_SMTP_HOST": "smtp.example.com", "REPORTER_SMTP_SECURITY": "none"},
+            "allowed only for a relay on this machine",
+        ),
+        ({"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_SECURITY": "tls"}, "starttls, ssl or none"),
+        ({"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_PORT": "smtp"}, "not a number"),
+        ({"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_PORT": "70000"}, "from 1 to 65535"),
+        ({"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_USER": "u"}, "PASSWORD is not"),
+        ({"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_FROM": "x\r\nBcc: y@z"}, "not an e-mail"),
+        (
+            {"REPORTER_SMTP_HOST": "h", "REPORTER_SMTP_FROM": "a@b", "REPORTER_SMTP_CAFILE": "/no"},
+            "not a readable file",
+        ),
+    ],
+)
+def test_bad_settings_are_config_errors(env: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        smtp_settings_from_env(env)
+
+
+def test_parse_recipients() -> None:
+    assert parse_recipients("a@x.com, b@y.org;A@X.com") == ["a@x.com", "b@y.org"]
+    for bad in ["", " , ", "not-an-address", "a@x.com\r\nBcc: evil@x.com", "Name <a@x.com>"]:
+        with pytest.raises(UsageError):
+            parse_recipients(bad)
+
+
+def test_the_subject_cannot_carry_headers(report_files: list[Path]) -> None:
+    model = make_model(hostile=True)
+    model.meta = replace(model.meta, title="Audit\r\nBcc: evil@x.com")
+    message = build_message(model, ["a@example.com"], "r@example.com", report_files[:1])
+    assert message["Subject"].startswith("Audit Bcc: evil@x.com 2026-10:")
+    assert message["Bcc"] is None
+    assert "\r" not in message["Subject"] and "\n" not in message["Subject"]
+    raw = message.as_bytes()
+    assert b"\nBcc:" not in raw

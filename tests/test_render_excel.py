@@ -1,0 +1,231 @@
+"""The Excel workbook, read back with openpyxl: sheets, headers, types, safety, links, limits."""
+
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from factories import make_model
+
+from reporter.render import excel
+from reporter.render.excel import render_xlsx
+
+SHEETS = [
+    "Summary",
+    "Servers",
+    "Executions",
+    "Patches",
+    "Failed",
+    "KB Rollup",
+    "Problems",
+    "Definitions",
+]
+TABLES = SHEETS[1:-1]
+
+
+@pytest.fixture(scope="module")
+def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> openpyxl.Workbook:
+    model = make_model(hostile=True)
+    # Values the factory does not carry: CR/LF-leading text and a negative number as text.
+    owners = model.patches["owner"].astype(object)
+    owners.iloc[0], owners.iloc[1], owners.iloc[2] = "\rCR", "\nLF", "-2"
+    model.patches = model.patches.assign(owner=owners)
+    path = render_xlsx(model, tmp_path_factory.mktemp("xlsx") / "report.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def column(sheet, header: str) -> list:
+    """The values under ``header`` (row 1), header excluded."""
+    headers = [cell.value for cell in sheet[1]]
+    index = headers.index(header) + 1
+    return [
+        row[0] for row in sheet.iter_rows(min_row=2, min_col=index, max_col=index, values_only=True)
+    ]
+
+
+def test_sheets_in_order(hostile_book) -> None:
+    assert hostile_book.sheetnames == SHEETS
+
+
+def test_headers_frozen_filtered_and_styled(hostile_book) -> None:
+    patches = hostile_book["Patches"]
+    headers = [cell.value for cell in patches[1]]
+    assert headers[:8] == [
+        "Account alias",
+        "Server ID",
+        "Execution ID",
+        "Execution status",
+        "Execution start (UTC)",
+        "Execution end (UTC)",
+        "Patch seq",
+        "Title",
+    ]
+    assert "Duration (s)" in headers and "HRESULT" in headers and "KBs" in headers
+    assert headers[-2:] == ["owner", "environment"]  # inventory attributes as written
+    for name in TABLES:
+        sheet = hostile_book[name]
+        assert sheet.freeze_panes == "A2", name
+        assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:"), name
+        assert sheet["A1"].font.bold, name
+        assert sheet["A1"].fill.fgColor.rgb.endswith("1F3864"), name
+    widths = [patches.column_dimensions[letter].width for letter in ("A", "H", "E")]
+    assert 6 <= widths[0] < widths[1] <= 62 and widths[2] >= 19
+
+
+def test_cells_are_typed(hostile_book) -> None:
+    patches = hostile_book["Patches"]
+    starts = column(patches, "Execution start (UTC)")
+    assert starts[0] == datetime(2026, 10, 14, 2, 0)
+    assert all(isinstance(value, datetime) for value in starts)
+    assert patches["E2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert column(patches, "Patch seq")[:3] == [1, 2, 3]
+    assert column(patches, "Result code")[1] == 3
+    assert column(patches, "Reboot required")[0] is False
+    assert column(patches, "HRESULT")[0] is None  # unknown -> blank
+    ends = column(patches, "Execution end (UTC)")
+    assert None in ends  # running executions have no end
+    servers = hostile_book["Servers"]
+    assert isinstance(column(servers, "Executions")[0], int)
+    executions = hostile_book["Executions"]
+    assert column(executions, "Duration mismatch")[0] is False
+    assert column(executions, "Start (UTC)")[0] == datetime(2026, 10, 14, 2, 0)
+
+
+def test_no_formulas_and_formula_payloads_neutralised(hostile_book) -> None:
+    for sheet in hostile_book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate)
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+    owners = set(column(hostile_book["Patches"], "owner"))
+    assert {"'\nLF", "'-2", "'+1+2", "'@SUM(A1)", "'\tTAB"} <= owners
+    assert "'_x000D_CR" in owners  # Excel's escape for CR, which openpyxl leaves as is
+    assert '\'=HYPERLINK("http://attacker.invalid","x")' in owners
+    summary = {row[0]: row[1] for row in hostile_book["Summary"].iter_rows(values_only=True)}
+    assert summary["Title"] == "Patch compliance <script>alert('t')</script>"
+
+
+def test_kb_links_only_on_the_kb_column(hostile_book) -> None:
+    seen = 0
+    for sheet in hostile_book.worksheets:
+        headers = [cell.value for cell in sheet[1]]
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if cell.hyperlink is None:
+                    continue
+                seen += 1
+                assert headers[cell.column - 1] == "KB", (sheet.title, cell.coordinate)
+                assert (
+                    cell.hyperlink.target == f"https://support.microsoft.com/help/{cell.value[2:]}"
+                )
+    patches = hostile_book["Patches"]
+    linked = [c for c in patches["I"][1:] if c.value]
+    assert seen and all(cell.hyperlink for cell in linked)
+    assert hostile_book["KB Rollup"]["B2"].hyperlink is not None
+
+
+def test_summary_and_definitions(hostile_book) -> None:
+    summary = {row[0]: row[1] for row in hostile_book["Summary"].iter_rows(values_only=True)}
+    assert summary["Servers in scope"] == 12
+    assert summary["Compliant servers"] == 6
+    assert summary["Compliant (% of servers)"] == pytest.approx(0.5)
+    assert summary["Generated at (UTC)"] == datetime(2026, 11, 26, 9, 30)
+    assert summary["Input file SHA-256"] == "0" * 64
+    definitions = list(hostile_book["Definitions"].iter_rows(values_only=True))
+    codes = {row[0]: row[1] for row in definitions if isinstance(row[0], int)}
+    assert codes == {
+        0: "Not started",
+        1: "In progress",
+        2: "Succeeded",
+        3: "Succeeded with errors",
+        4: "Failed",
+        5: "Aborted",
+    }
+    assert ("0x80240022", "WU_E_ALL_UPDATES_FAILED") in {row[:2] for row in definitions}
+    assert any(str(row[0]).startswith("Non-compliant:") for row in definitions)
+
+
+def test_failed_rows_are_highlighted(hostile_book) -> None:
+    rules = {
+        name: [
+            rule.formula for cf in hostile_book[name].conditional_formatting for rule in cf.rules
+        ]
+        for name in ("Servers", "Patches", "Executions")
+    }
+    assert rules["Servers"] == [['$C2="Non-compliant"']]
+    assert rules["Patches"] == [['$W2="failed"']]
+    assert rules["Executions"] == [['$D2="failed"']]
+
+
+def test_long_tables_continue_on_more_sheets(tmp_path: Path) -> None:
+    model = make_model(servers=12, patches_per_server=6)  # 60 patch rows
+    book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "r.xlsx", max_rows=26))
+    assert book.sheetnames[3:7] == ["Patches", "Patches (2)", "Patches (3)", "Failed"]
+    ids = []
+    for name in ("Patches", "Patches (2)", "Patches (3)"):
+        sheet = book[name]
+        assert sheet["B1"].value == "Server ID" and sheet.freeze_panes == "A2"
+        ids += column(sheet, "Execution ID")
+    assert [len(column(book[n], "Server ID")) for n in book.sheetnames[3:6]] == [25, 25, 10]
+    assert ids == model.patches["execution_id"].astype(str).tolist()
+    assert book["Patches (2)"]["I2"].hyperlink is not None
+
+
+def test_links_stop_at_the_cap_and_the_rest_stays_text(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(excel, "EXCEL_MAX_URLS", 3)
+    model = make_model()
+    book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "r.xlsx"))
+    kbs = book["Patches"]["I"][1:]
+    assert sum(cell.hyperlink is not None for cell in kbs) == 3
+    assert [cell.value for cell in kbs] == [
+        None if pd.isna(kb) else kb for kb in model.patches["kb"].tolist()
+    ]
+
+
+def test_fast_rows_match_cell_by_cell_writing(tmp_path, monkeypatch) -> None:
+    assert excel.FAST_SHEET_DATA  # the installed XlsxWriter has the hook the fast path uses
+    model = make_model(hostile=True)
+    fast = openpyxl.load_workbook(render_xlsx(model, tmp_path / "fast.xlsx"))
+    monkeypatch.setattr(excel, "FAST_SHEET_DATA", False)
+    slow = openpyxl.load_workbook(render_xlsx(model, tmp_path / "slow.xlsx"))
+    for name in SHEETS:
+        assert list(fast[name].values) == list(slow[name].values), name
+        fast_links = [c.coordinate for r in fast[name].iter_rows() for c in r if c.hyperlink]
+        slow_links = [c.coordinate for r in slow[name].iter_rows() for c in r if c.hyperlink]
+        assert fast_links == slow_links
+        styles = [(c.coordinate, c.number_format) for r in fast[name].iter_rows() for c in r]
+        assert styles == [
+            (c.coordinate, c.number_format) for r in slow[name].iter_rows() for c in r
+        ]
+
+
+def test_an_empty_report_still_has_every_sheet(tmp_path: Path) -> None:
+    model = make_model(servers=0)
+    model.failed = pd.DataFrame()
+    book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "empty.xlsx"))
+    assert book.sheetnames == SHEETS
+    assert [c.value for c in book["Patches"][1]][:2] == ["Account alias", "Server ID"]
+    assert book["Patches"].max_row == 1
+
+
+def test_written_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "report.xlsx"
+    path.write_bytes(b"previous")
+
+    def broken(*args) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(excel, "write_definitions", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        render_xlsx(make_model(), path)
+    assert path.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
+
+
+def test_links_without_a_reusable_url_object(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(excel, "Url", None)  # as with an XlsxWriter before 3.2
+    book = openpyxl.load_workbook(render_xlsx(make_model(), tmp_path / "r.xlsx"))
+    links = [c for c in book["Patches"]["I"][1:] if c.hyperlink]
+    assert links and all(c.hyperlink.target.endswith(c.value[2:]) for c in links)
