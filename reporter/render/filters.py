@@ -1,0 +1,169 @@
+"""Formatting helpers, registered as Jinja filters: how every value reads in HTML and PDF.
+
+Every filter accepts a missing value (``None``, ``NaN``, ``NaT``, ``pd.NA``) and shows it as
+:data:`MISSING` (or the ``empty`` argument), so a template never has to test for one.
+"""
+
+import math
+import numbers
+import re
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+MISSING = "—"
+_KB = re.compile(r"KB(\d{6,8})", re.IGNORECASE)
+_SUPPORT_URL = "https://support.microsoft.com/help/{}"
+
+
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is one of the many spellings of "unknown" (None, NaN, NaT, pd.NA).
+
+    >>> is_missing(float("nan")), is_missing(pd.NA), is_missing(0)
+    (True, True, False)
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-likes: never a single missing value
+        return False
+
+
+def _blank(value: Any) -> bool:
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
+
+
+def text(value: Any, empty: str = MISSING) -> str:
+    """A value as plain text; missing or blank values as ``empty``."""
+    if is_missing(value):
+        return empty
+    result = str(value)
+    return result if result.strip() else empty
+
+
+def timestamp(value: Any, empty: str = MISSING) -> str:
+    """A moment in UTC, to the minute: ``2026-10-14 03:12 UTC``."""
+    if _blank(value):
+        return empty
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def timestamp_short(value: Any, empty: str = MISSING) -> str:
+    """A moment in UTC without the zone suffix, for table cells whose header says UTC."""
+    if _blank(value):
+        return empty
+    return timestamp(value)[: -len(" UTC")]
+
+
+def day(value: Any, empty: str = MISSING) -> str:
+    """A calendar date: ``2026-10-14``."""
+    if _blank(value):
+        return empty
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def number(value: Any, empty: str = MISSING) -> str:
+    """An integer with thousands separators (``12,345``); other numbers to one decimal."""
+    if _blank(value):
+        return empty
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def percent(value: Any, digits: int = 1, empty: str = MISSING) -> str:
+    """A percentage already scaled to 0-100: ``93.5%``."""
+    if _blank(value):
+        return empty
+    return f"{float(value):.{digits}f}%"
+
+
+def share(part: Any, whole: Any, digits: int = 1) -> str:
+    """``part`` as a percentage of ``whole``; ``0.0%`` when there is no whole."""
+    if is_missing(part) or is_missing(whole) or not whole:
+        return percent(0, digits)
+    return percent(100.0 * float(part) / float(whole), digits)
+
+
+def duration(value: Any, empty: str = MISSING) -> str:
+    """Seconds as ``1h 2m 3s``, ``20m 4s`` or ``45s``."""
+    if _blank(value):
+        return empty
+    seconds = round(float(value))
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h {minutes}m {seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m {seconds}s"
+    return f"{sign}{seconds}s"
+
+
+def yes_no(value: Any, empty: str = MISSING) -> str:
+    """A boolean as ``yes`` / ``no``."""
+    if _blank(value):
+        return empty
+    return "yes" if bool(value) else "no"
+
+
+def kb_url(value: Any) -> str | None:
+    """The Microsoft support article for a KB number (``KB3135998``), else None."""
+    if is_missing(value):
+        return None
+    match = _KB.fullmatch(str(value).strip())
+    return _SUPPORT_URL.format(match.group(1)) if match else None
+
+
+def status_class(value: Any) -> str:
+    """The CSS class for a compliance status or attempt outcome (colour plus a text label)."""
+    key = text(value, "").strip().lower()
+    return {
+        "compliant": "ok",
+        "succeeded": "ok",
+        "completed": "ok",
+        "non-compliant": "bad",
+        "failed": "bad",
+        "in progress": "wait",
+        "running": "wait",
+        "pending": "wait",
+        "warning": "warn",
+        "no data": "none",
+    }.get(key, "none")
+
+
+def sort_key(value: Any) -> str:
+    """A value the table script can sort by: numbers and moments as numbers, else empty."""
+    if is_missing(value) or isinstance(value, str):
+        return ""
+    if isinstance(value, datetime | pd.Timestamp):
+        return str(int(pd.Timestamp(value).timestamp()))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return ""
+
+
+FILTERS = {
+    "text": text,
+    "timestamp": timestamp,
+    "timestamp_short": timestamp_short,
+    "day": day,
+    "number": number,
+    "percent": percent,
+    "share": share,
+    "duration": duration,
+    "yes_no": yes_no,
+    "kb_url": kb_url,
+    "status_class": status_class,
+    "sort_key": sort_key,
+}

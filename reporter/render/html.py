@@ -1,0 +1,210 @@
+"""The HTML report: one self-contained file (inline CSS, inline SVG, a small sort/filter script).
+
+The page loads nothing from anywhere: a Content-Security-Policy allows only its own inline
+style and script, and every value from the data is escaped by the template engine.
+"""
+
+from pathlib import Path
+
+from reporter.fileio import atomic_write
+from reporter.model import NON_COMPLIANT, ReportModel
+from reporter.render.templating import render_template
+from reporter.render.view import (
+    TOP,
+    Column,
+    Table,
+    build_view,
+    capped,
+    columns_with,
+    failure_summary,
+    hresults_seen,
+    records,
+    template_context,
+)
+
+FULL_LIST = "the full list is in the CSV and Excel reports."
+
+SERVER = Column("server_id", "Server", "id", sub="account_alias")
+FAILURE_SUMMARY_COLUMNS = [
+    Column("patch_key", "Patch", "kb", width="17%", sub="title"),
+    Column("result", "Result", width="16%", sub="result_meaning"),
+    Column("hresult", "HRESULT", "code", width="15%", sub="hresult_name"),
+    Column("hresult_meaning", "Error meaning", width="30%"),
+    Column("servers", "Servers", "number", width="10%"),
+    Column("attempts", "Attempts", "number", width="12%"),
+]
+KB_ROLLUP_COLUMNS = [
+    Column("patch_key", "Patch", "kb", width="14%"),
+    Column("title", "Title", width="38%"),
+    Column("classification", "Classification", width="14%"),
+    Column("servers_attempted", "Servers", "number", width="8%"),
+    Column("servers_succeeded", "Succeeded", "number", width="9%"),
+    Column("servers_failed", "Failed", "number", width="8%"),
+    Column("attempts", "Attempts", "number", width="9%"),
+]
+PROBLEM_COLUMNS = [
+    Column("line", "Line", "number", width="6%"),
+    Column("kind", "Kind", width="13%"),
+    Column("server_id", "Server", width="17%", sub="account_alias"),
+    Column("execution_id", "Execution", width="13%"),
+    Column("reason", "Reason", width="51%"),
+]
+
+
+def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]:
+    """The tables of the HTML report: full lists, long ones capped at ``detail_limit`` rows."""
+    servers = model.servers
+    failed = model.failed.copy()
+    if "still_failing" not in failed.columns:
+        failed["still_failing"] = None
+    return {
+        "non-compliant": Table(
+            "non-compliant",
+            columns_with(
+                [
+                    SERVER,
+                    Column("reason", "Reason"),
+                    Column("failed", "Failed attempts", "number"),
+                    Column("failed_kbs", "Still failing"),
+                    Column(
+                        "latest_execution_id",
+                        "Latest execution",
+                        "id",
+                        sub="latest_execution_start",
+                        sub_kind="time",
+                    ),
+                ],
+                model,
+            ),
+            records(servers[servers["compliance"] == NON_COMPLIANT]),
+            int((servers["compliance"] == NON_COMPLIANT).sum()),
+            empty="No server is non-compliant.",
+        ),
+        "failure-summary": capped(
+            "failure-summary",
+            FAILURE_SUMMARY_COLUMNS,
+            failure_summary(model),
+            TOP,
+            "patch and error combinations; every failed attempt is listed below.",
+            empty="No patch failed.",
+        ),
+        "failed": capped(
+            "failed",
+            [
+                SERVER,
+                Column("execution_id", "Execution", "id"),
+                Column("title", "Patch", sub="kb"),
+                Column("result", "Result", sub="result_meaning"),
+                Column("hresult", "HRESULT", "code", sub="hresult_name"),
+                Column("hresult_meaning", "Error meaning"),
+                Column("patch_end", "Ended (UTC)", "time"),
+                Column("still_failing", "Still failing", "yes_no"),
+            ],
+            failed,
+            detail_limit,
+            f"failed attempts; {FULL_LIST}",
+            empty="No patch failed.",
+        ),
+        "kb-rollup": Table(
+            "kb-rollup", KB_ROLLUP_COLUMNS, records(model.kb_rollup), len(model.kb_rollup)
+        ),
+        "servers": Table(
+            "servers",
+            columns_with(
+                [
+                    SERVER,
+                    Column("compliance", "Status", "status"),
+                    Column("reason", "Reason"),
+                    Column("executions", "Executions", "number"),
+                    Column("patches_attempted", "Attempted", "number"),
+                    Column("succeeded", "Succeeded", "number"),
+                    Column("warnings", "Warnings", "number"),
+                    Column("failed", "Failed", "number"),
+                    Column(
+                        "latest_execution_id",
+                        "Latest execution",
+                        "id",
+                        sub="latest_execution_start",
+                        sub_kind="time",
+                    ),
+                    Column("last_success", "Last success (UTC)", "time"),
+                ],
+                model,
+            ),
+            records(servers),
+            len(servers),
+            empty="The inventory lists no server.",
+        ),
+        "executions": capped(
+            "executions",
+            [
+                Column("execution_id", "Execution", "id", sub="server_id"),
+                Column("status", "Status", "status"),
+                Column("start", "Start (UTC)", "time"),
+                Column("end", "End (UTC)", "time"),
+                Column("duration_s", "Duration", "duration"),
+                Column("patch_count", "Patches", "number"),
+                Column("succeeded", "Succeeded", "number"),
+                Column("warnings", "Warnings", "number"),
+                Column("failed", "Failed", "number"),
+                Column("in_progress", "In progress", "number"),
+                Column("issues", "Issues"),
+            ],
+            model.executions,
+            detail_limit,
+            "executions; the full list is in the Excel report.",
+            empty="No execution is in the figures.",
+        ),
+        "problems": Table(
+            "problems",
+            PROBLEM_COLUMNS,
+            records(model.problems),
+            len(model.problems),
+            empty="No problems: every inventory row is in the figures.",
+        ),
+        "patch-detail": capped(
+            "patch-detail",
+            [
+                Column("server_id", "Server", "id", sub="execution_id"),
+                Column("patch_seq", "#", "number"),
+                Column("title", "Patch", sub="kb"),
+                Column("classification", "Classification"),
+                Column("outcome", "Outcome", "status"),
+                Column("result", "Result", sub="result_code", sub_kind="number"),
+                Column("hresult", "HRESULT", "code", sub="hresult_name"),
+                Column("patch_start", "Start (UTC)", "time"),
+                Column("duration_s", "Duration", "duration"),
+            ],
+            model.patches,
+            detail_limit,
+            f"patch attempts; {FULL_LIST}",
+            empty="No patch attempts in the figures.",
+        ),
+        "hresults": Table(
+            "hresults",
+            [
+                Column("hresult", "HRESULT", "code", width="16%"),
+                Column("hresult_name", "Name", width="34%"),
+                Column("hresult_meaning", "Meaning", width="50%"),
+            ],
+            records(hresults_seen(model)),
+            0,
+            interactive=False,
+        ),
+    }
+
+
+def render_html(model: ReportModel, path: Path, *, detail_limit: int = 2000) -> Path:
+    """Write the HTML report of ``model`` to ``path`` (whole or not at all) and return ``path``.
+
+    Args:
+        model: the report model.
+        path: where to write the ``.html`` file.
+        detail_limit: the most rows of the patch detail, failed-attempt and execution lists;
+            the page says how many more there are and where to find them.
+    """
+    view = build_view(model, medium="html", detail_limit=detail_limit, table_factory=html_tables)
+    page = render_template("report.html.j2", **template_context(view))
+    with atomic_write(Path(path), "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(page)
+    return Path(path)

@@ -1,0 +1,230 @@
+"""The PDF report, read back with pypdf: text, outline, metadata, PDF/A parts, fetch refusals."""
+
+import dataclasses
+import http.server
+import io
+import json
+import re
+import threading
+from typing import ClassVar
+
+import pytest
+from factories import make_model
+from pypdf import PdfReader
+
+from reporter.errors import UsageError
+from reporter.render import pdf as pdf_module
+from reporter.render import pdf_appendix
+from reporter.render.pdf import AssetFetcher, FetchRefusedError, html_to_pdf, render_pdf
+
+SECTION_TITLES = [
+    "Executive summary",
+    "Non-compliant servers",
+    "Failed patches",
+    "KB roll-up",
+    "Servers",
+    "Executions",
+    "Problems",
+    "Methodology",
+    "Appendix: patch detail",
+]
+
+
+def outline_titles(reader: PdfReader) -> list[str]:
+    titles = []
+    for item in reader.outline:
+        if isinstance(item, list):
+            titles.extend(outline_titles_of(item))
+        else:
+            titles.append(item.title)
+    return titles
+
+
+def outline_titles_of(items: list) -> list[str]:
+    return [
+        t
+        for item in items
+        for t in (outline_titles_of(item) if isinstance(item, list) else [item.title])
+    ]
+
+
+def text_of(reader: PdfReader) -> str:
+    return "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def archival(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pdf")
+    manifest = folder / "manifest.json"
+    manifest.write_text(json.dumps({"files": [{"sha256": "ab" * 32}]}), encoding="utf-8")
+    model = make_model(servers=12)
+    path = render_pdf(model, folder / "report.pdf", manifest_path=manifest)
+    reader = PdfReader(path)
+    return model, reader, text_of(reader), manifest.read_bytes()
+
+
+def test_page_count_is_reasonable(archival):
+    _, reader, _, _ = archival
+    assert 4 <= len(reader.pages) <= 12
+
+
+def test_text_has_the_kpis_and_section_titles(archival):
+    model, _, text, _ = archival
+    kpis = model.kpis
+    assert f"{kpis.compliant_pct:.1f}%" in text
+    assert f"{kpis.compliant} of {kpis.servers} servers" in text
+    for title in SECTION_TITLES:
+        assert title in text, title
+    assert f"Page 1 of {len(archival[1].pages)}" in text
+
+
+def test_outline_has_every_section(archival):
+    _, reader, _, _ = archival
+    titles = outline_titles(reader)
+    assert titles[0] == "Patch compliance"
+    for title in SECTION_TITLES:
+        assert title in titles, title
+
+
+def test_document_metadata(archival):
+    model, reader, _, _ = archival
+    meta = reader.metadata
+    assert meta.title == f"{model.meta.title} {model.meta.label}"
+    assert meta.author == "reporter"
+    assert "Patch compliance of 12 servers" in meta.subject
+    assert "2026-10" in meta["/Keywords"]
+    assert meta["/CreationDate"].startswith("D:20261126")
+
+
+def test_archival_variant_has_output_intent_and_attachments(archival):
+    model, reader, _, manifest = archival
+    root = reader.trailer["/Root"]
+    intents = root["/OutputIntents"]
+    assert intents[0].get_object()["/S"] == "/GTS_PDFA1"
+    xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"pdfaid:part(>|=\")3", xmp)
+    attachments = reader.attachments
+    assert attachments["manifest.json"] == [manifest]
+    servers_csv = attachments["servers.csv"][0].decode("utf-8")
+    assert servers_csv.count("\n") == len(model.servers) + 1
+    assert "failed-patches.csv" in attachments
+
+
+def test_failures_are_summarised_without_the_appendix(archival):
+    _, _, text, _ = archival
+    assert "By patch and error" in text
+    assert "attached to this PDF as failed-patches.csv" in text
+    assert "This PDF does not list the" in text  # detail="none": no appendix rows
+
+
+def test_plain_letter_pdf_has_no_attachments(tmp_path):
+    path = render_pdf(
+        make_model(servers=4), tmp_path / "plain.pdf", page_size="Letter", variant="none"
+    )
+    reader = PdfReader(path)
+    assert not reader.attachments
+    assert "/OutputIntents" not in reader.trailer["/Root"]
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_detail_all_lists_every_attempt(tmp_path):
+    model = make_model(servers=4)
+    reader = PdfReader(render_pdf(model, tmp_path / "detail.pdf", detail="all"))
+    text = text_of(reader)
+    appendix = text.split("Appendix: patch detail")[-1]
+    assert "This PDF does not list the" not in text
+    for execution_id, attempts in model.patches["execution_id"].value_counts().items():
+        assert appendix.count(str(execution_id)) >= attempts, execution_id
+
+
+def test_parallel_appendix_keeps_outline_numbers_and_attachments(tmp_path, monkeypatch):
+    # Small thresholds drive the multi-process path with a small model.
+    monkeypatch.setattr(pdf_module, "PARALLEL_ROWS", 20)
+    monkeypatch.setattr(pdf_appendix, "CHUNK_ROWS", 25)
+    model = make_model(servers=12)
+    reader = PdfReader(render_pdf(model, tmp_path / "parallel.pdf", detail="all"))
+    pages = [page.extract_text() for page in reader.pages]
+    total = len(pages)
+    for number, text in enumerate(pages, start=1):
+        assert text.count(f"Page {number} of {total}") == 1, number
+    assert all(title in outline_titles(reader) for title in SECTION_TITLES)
+    assert {"servers.csv", "failed-patches.csv"} <= set(reader.attachments)
+    assert reader.trailer["/Root"]["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
+    assert reader.metadata.author == "reporter"
+    assert reader.metadata["/Producer"].startswith("WeasyPrint")
+    appendix = "\n".join(pages).split("Appendix: patch detail")[-1]
+    for execution_id, attempts in model.patches["execution_id"].value_counts().items():
+        assert appendix.count(str(execution_id)) >= attempts, execution_id
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    model = make_model(servers=2)
+    for options in ({"page_size": "A3"}, {"detail": "some"}, {"variant": "pdf/x"}):
+        with pytest.raises(UsageError):
+            render_pdf(model, tmp_path / "x.pdf", **options)
+    assert not (tmp_path / "x.pdf").exists()
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        Recorder.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def loopback_server():
+    Recorder.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_hostile_title_is_text_and_fetches_nothing(tmp_path, loopback_server):
+    model = make_model(servers=6, hostile=True)
+    title = f"Q4 <img src={loopback_server}/title.png> <img src=file:///etc/passwd>"
+    model = dataclasses.replace(model, meta=dataclasses.replace(model.meta, title=title))
+    before = len(pdf_module.REFUSED_URLS)
+    reader = PdfReader(render_pdf(model, tmp_path / "hostile.pdf", detail="all"))
+    text = text_of(reader)
+    assert "<img src=file:///etc/passwd>" in text
+    assert f"<img src={loopback_server}/title.png>" in text
+    assert "<script>alert(1)</script>" in text
+    assert Recorder.requests == []
+    assert len(pdf_module.REFUSED_URLS) == before  # escaped: nothing even asked for
+
+
+def test_fetcher_refuses_everything_but_packaged_assets(loopback_server):
+    fetcher = AssetFetcher()
+    page = (
+        f'<p>x</p><img src="{loopback_server}/pixel.png"><img src="file:///etc/passwd">'
+        '<img src="ftp://127.0.0.1/x"><img src="data:image/png;base64,iVBORw0KGgo=">'
+        f"<style>p {{ background: url({loopback_server}/bg.png) }}</style>"
+    )
+    pdf = html_to_pdf(page, fetcher, None)
+    assert PdfReader(io.BytesIO(pdf)).pages
+    assert Recorder.requests == []
+    refused = " ".join(fetcher.refused)
+    for url in (
+        f"{loopback_server}/pixel.png",
+        "file:///etc/passwd",
+        "ftp://",
+        "data:",
+        f"{loopback_server}/bg.png",
+    ):
+        assert url in refused, url
+    with pytest.raises(FetchRefusedError):
+        fetcher.fetch("reporter-asset:../../../../etc/passwd")
+    served = fetcher.fetch("reporter-asset:print.css")
+    assert b"@page" in served.read()
