@@ -1,0 +1,356 @@
+"""Compliance (SPEC 4): which executions count, each patch's latest attempt, each server's status.
+
+All of it is vectorised over the frames from :mod:`reporter.frames`: executions and patches
+carry the working column ``_server`` (the server's row in the server table) and patches carry
+``_exec`` (their execution's row). "Latest" means: latest execution start (an unknown start
+counts as the latest, since only executions that have not started lack one), then the order
+the executions were fetched in, then the patch's position in its execution.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reporter.derive import CLASSIFICATIONS, OUTCOMES, categorical
+from reporter.frames import ServerTable
+from reporter.model import (
+    COMPLIANCE_STATUSES,
+    COMPLIANT,
+    IN_PROGRESS,
+    KB_ROLLUP_COLUMNS,
+    NO_DATA,
+    NON_COMPLIANT,
+    Kpis,
+)
+from reporter.problems import OUTSIDE_PERIOD, Problem
+from reporter.records import FetchedExecution, Period
+
+COMPLIANCE_RULES = (
+    "No data: no execution of the server could be fetched, or none started in the period. "
+    "In progress: its latest execution is pending or running. Non-compliant: for some patch "
+    "(keyed by its primary KB number, else its title) the latest attempt on that server failed "
+    "(Failed, Aborted or Not started), or its latest execution failed. Compliant: otherwise; "
+    "warnings (Succeeded with errors, reboot required) count as compliant and are shown. A "
+    "completed execution with no patches means the server was already up to date."
+)
+SORT_ORDER = [NON_COMPLIANT, IN_PROGRESS, NO_DATA, COMPLIANT]
+TOP = 10
+_NAT = np.iinfo(np.int64).max  # unknown starts sort last, i.e. as the latest
+
+
+def place_in_period(
+    executions: pd.DataFrame, fetched: Sequence[FetchedExecution], period: Period | None
+) -> tuple[np.ndarray, list[Problem]]:
+    """Positions of the executions in the figures, and a problem for each one left out."""
+    if period is None:
+        return np.arange(len(executions)), []
+    start = executions["start"]
+    inside = ((start >= pd.Timestamp(period.start)) & (start < pd.Timestamp(period.end))).to_numpy(
+        dtype=bool, na_value=False
+    )
+    problems = []
+    for position in np.flatnonzero(~inside):
+        item = fetched[position]
+        moment = start.iloc[position]
+        if pd.isna(moment):
+            reason = f"start time unknown; cannot place it in {period}"
+        else:
+            reason = f"started {moment:%Y-%m-%d}, outside {period}"
+        problems.append(
+            Problem(
+                OUTSIDE_PERIOD,
+                reason,
+                item.line,
+                item.account_alias,
+                item.server_id,
+                item.execution_id,
+            )
+        )
+    return np.flatnonzero(inside), problems
+
+
+def execution_recency(executions: pd.DataFrame) -> np.ndarray:
+    """Each execution's position in (server, start, fetch order): higher is later on a server."""
+    start = executions["start"].to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    start[executions["start"].isna().to_numpy()] = _NAT
+    order = np.lexsort((np.arange(len(executions)), start, executions["_server"].to_numpy()))
+    recency = np.empty(len(executions), dtype=np.int64)
+    recency[order] = np.arange(len(executions))
+    return recency
+
+
+def latest_attempts(patches: pd.DataFrame, recency: np.ndarray) -> np.ndarray:
+    """Boolean per patch row: it is the latest attempt of its patch key on its server."""
+    if patches.empty:
+        return np.zeros(0, dtype=bool)
+    server = patches["_server"].to_numpy()
+    key = patches["patch_key"].cat.codes.to_numpy()
+    order = np.lexsort(
+        (
+            patches["patch_seq"].to_numpy(dtype=np.int64),
+            recency[patches["_exec"].to_numpy()],
+            key,
+            server,
+        )
+    )
+    server, key = server[order], key[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (server[1:] != server[:-1]) | (key[1:] != key[:-1])
+    latest = np.zeros(len(order), dtype=bool)
+    latest[order[last]] = True
+    return latest
+
+
+def outcome_counts(patches: pd.DataFrame, groups: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Attempts per group (e.g. per execution) by outcome: succeeded, warnings, failed, ..."""
+    outcome = patches["outcome"].cat.codes.to_numpy()
+    names = ["succeeded", "warnings", "failed", "in_progress"]
+    return {
+        name: np.bincount(groups[outcome == code], minlength=size)
+        for code, name in enumerate(names)
+    }
+
+
+def server_frame(
+    servers: ServerTable,
+    executions: pd.DataFrame,
+    patches: pd.DataFrame,
+    latest: np.ndarray,
+    recency: np.ndarray,
+    problems: Sequence[Problem],
+) -> pd.DataFrame:
+    """SERVER_COLUMNS (and ``_server``) for every server, sorted worst first, then by server."""
+    size = len(servers.server_ids)
+    exec_server = executions["_server"].to_numpy()
+    runs = np.bincount(exec_server, minlength=size)
+    last_exec = np.full(size, -1, dtype=np.int64)
+    order = np.argsort(recency)
+    last_exec[exec_server[order]] = order  # later executions overwrite earlier ones
+    has_exec = last_exec >= 0
+
+    def latest_value(column: str) -> pd.api.extensions.ExtensionArray:
+        return executions[column].array.take(last_exec, allow_fill=True)
+
+    latest_status = latest_value("status")
+    patch_server = patches["_server"].to_numpy()
+    counts = outcome_counts(patches, patch_server, size)
+    failing = latest & (patches["outcome"] == "failed").to_numpy()
+    failed_keys = _joined_keys(patch_server[failing], patches["patch_key"].array[failing], size)
+    status_text = np.asarray(latest_status.astype(object), dtype=object)
+    compliance = np.select(
+        [
+            ~has_exec,
+            np.isin(status_text, ["pending", "running"]),
+            (np.bincount(patch_server[failing], minlength=size) > 0) | (status_text == "failed"),
+        ],
+        [NO_DATA, IN_PROGRESS, NON_COMPLIANT],
+        default=COMPLIANT,
+    )
+    frame = pd.DataFrame(
+        {
+            "_server": np.arange(size),
+            "account_alias": servers.column("account_alias", np.arange(size)),
+            "server_id": servers.column("server_id", np.arange(size)),
+            "compliance": pd.Categorical(compliance, categories=COMPLIANCE_STATUSES),
+            "reason": "",
+            "executions": pd.array(runs, dtype="Int64"),
+            "patches_attempted": pd.array(np.bincount(patch_server, minlength=size), dtype="Int64"),
+            "succeeded": pd.array(counts["succeeded"], dtype="Int64"),
+            "warnings": pd.array(counts["warnings"], dtype="Int64"),
+            "failed": pd.array(counts["failed"], dtype="Int64"),
+            "failed_kbs": failed_keys,
+            "latest_execution_id": latest_value("execution_id"),
+            "latest_execution_start": latest_value("start"),
+            "latest_execution_status": latest_status,
+            "last_success": _last_success(patches, size),
+        }
+    )
+    no_details = latest_value("details_missing").fillna(False).to_numpy(dtype=bool)
+    frame["reason"] = _reasons(frame, no_details, problems)
+    rank = np.select([compliance == status for status in SORT_ORDER], range(len(SORT_ORDER)))
+    by_name = categorical(np.arange(size), [name.upper() for name in servers.server_ids])
+    order = np.lexsort((frame["account_alias"].cat.codes, by_name.codes, rank))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _joined_keys(servers: np.ndarray, keys: pd.Categorical, size: int) -> list[str]:
+    """Per server, the patch keys still failing, sorted and joined with "; "."""
+    found: list[list[str]] = [[] for _ in range(size)]
+    # One step per (server, failing patch) pair: bounded by servers x patches, not by attempts.
+    for server, key in zip(servers.tolist(), keys.tolist(), strict=True):
+        found[server].append(key)
+    return ["; ".join(sorted(names)) for names in found]
+
+
+def _last_success(patches: pd.DataFrame, size: int) -> pd.api.extensions.ExtensionArray:
+    """Per server, when its latest successful (or warning) attempt ended, best known time."""
+    ok = patches["outcome"].isin(["succeeded", "warning"]).to_numpy()
+    moment = patches["patch_end"].fillna(patches["execution_end"])
+    moment = moment.fillna(patches["execution_start"])[ok]
+    best = moment.groupby(patches["_server"].to_numpy()[ok]).max()
+    return pd.array(best.reindex(range(size)).astype("datetime64[ns, UTC]"))
+
+
+def _reasons(frame: pd.DataFrame, no_details: np.ndarray, problems: Sequence[Problem]) -> list[str]:
+    """One short line per server saying why it has its status."""
+    kinds: dict[tuple[str, str], Counter] = {}
+    for problem in problems:
+        if problem.server_id:
+            key = ((problem.account_alias or "").upper(), problem.server_id.upper())
+            kinds.setdefault(key, Counter())[problem.kind] += 1
+    reasons = []
+    rows = zip(
+        frame["compliance"].tolist(),
+        frame["account_alias"].tolist(),
+        frame["server_id"].tolist(),
+        frame["failed_kbs"].tolist(),
+        frame["latest_execution_id"].tolist(),
+        frame["latest_execution_status"].tolist(),
+        frame["patches_attempted"].tolist(),
+        frame["warnings"].tolist(),
+        no_details.tolist(),
+        strict=True,
+    )
+    for status, alias, server, failed_kbs, latest, latest_status, attempted, warnings, bare in rows:
+        failed = failed_kbs.split("; ") if failed_kbs else []  # one step per server, not patch
+        if status == NO_DATA:
+            found = kinds.get((alias, str(server).upper()))
+            detail = (
+                ", ".join(f"{kind} ({n})" for kind, n in sorted(found.items())) if found else ""
+            )
+            reasons.append("no execution in the figures" + (f": {detail}" if detail else ""))
+        elif status == IN_PROGRESS:
+            text = f"execution {latest} is {latest_status}"
+            if failed:
+                text += f"; {_count(len(failed), 'patch')} failed so far: {_listed(failed)}"
+            reasons.append(text)
+        elif status == NON_COMPLIANT:
+            parts = []
+            if failed:
+                parts.append(f"{_count(len(failed), 'patch')} failed: {_listed(failed)}")
+            if latest_status == "failed":
+                parts.append(f"latest execution {latest} failed")
+            reasons.append("; ".join(parts))
+        elif attempted == 0 and bare:
+            reasons.append("the API gave no patch details; judged by the execution status")
+        elif attempted == 0:
+            reasons.append("up to date: no patches were needed")
+        else:
+            text = "latest attempt of every patch succeeded"
+            if warnings:
+                text += f"; {_count(int(warnings), 'warning')}"
+            reasons.append(text)
+    return reasons
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 patch``, ``2 patches``."""
+    plural = noun + ("es" if noun.endswith("ch") else "s")
+    return f"{number} {noun if number == 1 else plural}"
+
+
+def _listed(keys: list[str], limit: int = 5) -> str:
+    """The first few keys, then how many more."""
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def kb_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
+    """Per patch key: servers whose latest attempt is in scope, succeeded, failed; all attempts."""
+    key = patches["patch_key"].cat.codes.to_numpy()
+    size = len(patches["patch_key"].cat.categories)
+    outcome = patches["outcome"].to_numpy()
+    succeeded = latest & np.isin(outcome, ["succeeded", "warning"])
+    failed = latest & (outcome == "failed")
+    attempts = np.bincount(key, minlength=size)
+    used, first = np.unique(key, return_index=True)
+    frame = pd.DataFrame(
+        {
+            "patch_key": patches["patch_key"].cat.categories[used].astype(object),
+            "kb": patches["kb"].to_numpy(dtype=object)[first],
+            "title": patches["title"].to_numpy(dtype=object)[first],
+            "classification": patches["classification"].to_numpy(dtype=object)[first],
+            "servers_attempted": np.bincount(key[latest], minlength=size)[used],
+            "servers_succeeded": np.bincount(key[succeeded], minlength=size)[used],
+            "servers_failed": np.bincount(key[failed], minlength=size)[used],
+            "attempts": attempts[used],
+        },
+        columns=KB_ROLLUP_COLUMNS,
+    )
+    for column in KB_ROLLUP_COLUMNS[4:]:
+        frame[column] = frame[column].astype("Int64")
+    frame = frame.sort_values(["servers_failed", "patch_key"], ascending=[False, True])
+    return frame.reset_index(drop=True)
+
+
+def failed_attempts(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
+    """Every failed attempt, with ``still_failing``: it is the latest attempt of its patch."""
+    failed = (patches["outcome"] == "failed").to_numpy()
+    return patches.loc[failed].assign(still_failing=pd.array(latest[failed], dtype="boolean"))
+
+
+def results_by_classification(patches: pd.DataFrame) -> pd.DataFrame:
+    """Attempts per classification (index) and outcome (columns, in :data:`OUTCOMES` order)."""
+    classes = patches["classification"].cat.codes.to_numpy(dtype=np.int64)
+    outcomes = patches["outcome"].cat.codes.to_numpy(dtype=np.int64)
+    counts = np.bincount(
+        classes * len(OUTCOMES) + outcomes, minlength=len(CLASSIFICATIONS) * len(OUTCOMES)
+    ).reshape(len(CLASSIFICATIONS), len(OUTCOMES))
+    used = counts.sum(axis=1) > 0
+    return pd.DataFrame(
+        counts[used],
+        index=pd.Index(np.array(CLASSIFICATIONS, dtype=object)[used], name="classification"),
+        columns=pd.Index(OUTCOMES, dtype=object),
+    )
+
+
+def failures_by_kb(patches: pd.DataFrame, latest: np.ndarray) -> pd.Series:
+    """The patch keys failing on the most servers (latest attempts), top entries first."""
+    failing = latest & (patches["outcome"] == "failed").to_numpy()
+    keys = patches["patch_key"].cat
+    counts = np.bincount(keys.codes.to_numpy()[failing], minlength=len(keys.categories))
+    return _top(counts, list(keys.categories), "patch_key", "servers")
+
+
+def failures_by_server(patches: pd.DataFrame, latest: np.ndarray) -> pd.Series:
+    """The servers with the most patches still failing, top entries first."""
+    failing = latest & (patches["outcome"] == "failed").to_numpy()
+    rows = patches["_server"].to_numpy()[failing]
+    size = int(patches["_server"].max()) + 1 if len(patches) else 0
+    names = dict(zip(rows.tolist(), patches["server_id"].array[failing].tolist(), strict=True))
+    counts = np.bincount(rows, minlength=size)
+    return _top(counts, [names.get(row, "") for row in range(size)], "server_id", "patches")
+
+
+def _top(counts: np.ndarray, names: list[str], index: str, name: str) -> pd.Series:
+    """The ``TOP`` largest non-zero counts, ties by name, as an ``Int64`` series."""
+    ranked = sorted((-int(n), label) for n, label in zip(counts, names, strict=True) if n)[:TOP]
+    return pd.Series(
+        pd.array([-n for n, _ in ranked], dtype="Int64"),
+        index=pd.Index([label for _, label in ranked], name=index, dtype=object),
+        name=name,
+    )
+
+
+def kpis(
+    servers: pd.DataFrame, executions: pd.DataFrame, patches: pd.DataFrame, problems: int
+) -> Kpis:
+    """The executive-summary figures (outcome counts are disjoint: warnings not in succeeded)."""
+    status = servers["compliance"].value_counts()
+    outcome = patches["outcome"].value_counts()
+    return Kpis(
+        servers=len(servers),
+        compliant=int(status.get(COMPLIANT, 0)),
+        non_compliant=int(status.get(NON_COMPLIANT, 0)),
+        in_progress=int(status.get(IN_PROGRESS, 0)),
+        no_data=int(status.get(NO_DATA, 0)),
+        executions=len(executions),
+        patches_attempted=len(patches),
+        succeeded=int(outcome.get("succeeded", 0)),
+        warnings=int(outcome.get("warning", 0)),
+        failed=int(outcome.get("failed", 0)),
+        in_progress_patches=int(outcome.get("in progress", 0)),
+        problems=problems,
+    )

@@ -1,0 +1,196 @@
+"""The report model of a run: inventory + fetched executions -> every figure, computed once."""
+
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from reporter import __version__
+from reporter.compliance import (
+    execution_recency,
+    failed_attempts,
+    failures_by_kb,
+    failures_by_server,
+    kb_rollup,
+    kpis,
+    latest_attempts,
+    outcome_counts,
+    place_in_period,
+    results_by_classification,
+    server_frame,
+)
+from reporter.frames import (
+    execution_frame,
+    patch_frame,
+    problem_frame,
+    public,
+    server_table,
+    with_attributes,
+)
+from reporter.inventory import Inventory
+from reporter.model import (
+    EXECUTION_COLUMNS,
+    PATCH_COLUMNS,
+    PATCH_EXTRA_COLUMNS,
+    SERVER_COLUMNS,
+    ReportMeta,
+    ReportModel,
+)
+from reporter.parse import RawBatch, read_payloads
+from reporter.problems import BAD_PAYLOAD, Problem
+from reporter.records import FetchedExecution, Period
+
+
+def build_report(
+    inventory: Inventory,
+    fetched: Sequence[FetchedExecution],
+    fetch_problems: Sequence[Problem],
+    *,
+    period: Period | None,
+    title: str,
+    accounts: list[str],
+    data_source: str,
+    manifest_sha256: str | None,
+    generated_at: datetime,
+    default_alias: str | None,
+) -> ReportModel:
+    """Parse, flatten, derive and judge everything a report shows.
+
+    Every inventory server appears once in ``servers``; every inventory row, fetch problem,
+    unreadable payload and execution outside ``period`` is either in the figures or in
+    ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
+    Never raises on what the API sent.
+    """
+    with collector_paused():
+        servers = server_table(inventory, default_alias)
+        batch = read_payloads(distinct_executions(fetched))
+        every_execution = execution_frame(batch, servers)
+        kept, period_problems = place_in_period(every_execution, batch.fetched, period)
+        patches = patch_frame(batch, every_execution, kept)
+        executions = every_execution.iloc[kept].reset_index(drop=True)
+
+        recency = execution_recency(executions)
+        counts = outcome_counts(patches, patches["_exec"].to_numpy(), len(executions))
+        executions = executions.assign(
+            **{name: pd.array(values, dtype="Int64") for name, values in counts.items()},
+            in_period=pd.array(np.ones(len(executions), dtype=bool), dtype="boolean"),
+            issues=pd.array(["; ".join(batch.notes.get(int(p), ())) for p in kept], dtype="string"),
+        )
+        problems = [
+            *inventory.problems,
+            *fetch_problems,
+            *batch.problems,
+            *payload_warnings(batch, kept),
+            *period_problems,
+        ]
+        latest = latest_attempts(patches, recency)
+        servers_frame = server_frame(servers, executions, patches, latest, recency, problems)
+
+        # Executions and attempts read best per server, oldest first, in API order.
+        executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
+        patches = with_attributes(patches, servers)
+        patch_names = PATCH_COLUMNS + PATCH_EXTRA_COLUMNS
+        failed = failed_attempts(patches, latest)
+        problem_rows = problem_frame(problems)
+        start = executions["start"].dropna()
+        meta = ReportMeta(
+            title=title,
+            label=str(period) if period else f"{generated_at:%Y-%m-%d}",
+            period=str(period) if period else None,
+            accounts=list(accounts),
+            generated_at=generated_at,
+            tool_version=__version__,
+            data_source=data_source,
+            input_name=inventory.path.name,
+            input_sha256=inventory.sha256,
+            manifest_sha256=manifest_sha256,
+            span_start=start.min().to_pydatetime() if len(start) else None,
+            span_end=start.max().to_pydatetime() if len(start) else None,
+        )
+        return ReportModel(
+            meta=meta,
+            kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
+            servers=public(with_attributes(servers_frame, servers), SERVER_COLUMNS, servers),
+            executions=public(with_attributes(executions, servers), EXECUTION_COLUMNS, servers),
+            patches=public(patches, patch_names, servers),
+            failed=public(failed, [*patch_names, "still_failing"], servers),
+            kb_rollup=kb_rollup(patches, latest),
+            problems=problem_rows,
+            attribute_columns=list(servers.attributes),
+            results_by_classification=results_by_classification(patches),
+            failures_by_kb=failures_by_kb(patches, latest),
+            failures_by_server=failures_by_server(patches, latest),
+        )
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block.
+
+    The decoded payloads are millions of objects; the collector would walk them again and
+    again while the frames are built (a third of the time), and nothing built here forms
+    reference cycles.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:
+    """Each (alias, server, execution) once; one listed in the inventory wins over a discovery."""
+    keys = [f"{f.account_alias}\0{f.server_id}\0{f.execution_id}".upper() for f in fetched]
+    if len(set(keys)) == len(keys):
+        return list(fetched)
+    chosen: dict[str, int] = {}
+    result: list[FetchedExecution] = []
+    for item, key in zip(fetched, keys, strict=True):
+        position = chosen.get(key)
+        if position is None:
+            chosen[key] = len(result)
+            result.append(item)
+        elif result[position].discovered and not item.discovered:
+            result[position] = item
+    return result
+
+
+def payload_warnings(batch: RawBatch, kept: np.ndarray) -> list[Problem]:
+    """A ``bad payload`` warning for each execution in the figures whose payload had faults."""
+    warnings = []
+    for position in kept:
+        notes = batch.notes.get(int(position))
+        if notes:
+            item = batch.fetched[int(position)]
+            warnings.append(
+                Problem(
+                    BAD_PAYLOAD,
+                    "; ".join(notes),
+                    item.line,
+                    item.account_alias,
+                    item.server_id,
+                    item.execution_id,
+                )
+            )
+    return warnings
+
+
+def _in_recency_order(
+    executions: pd.DataFrame, patches: pd.DataFrame, latest: np.ndarray, recency: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Executions by (server, start); patches by their execution, then position in it."""
+    executions = executions.iloc[np.argsort(recency)]
+    if patches.empty:
+        return executions, patches, latest
+    runs = recency[patches["_exec"].to_numpy()]
+    seqs = patches["patch_seq"].to_numpy(dtype=np.int64)
+    in_order = (runs[1:] > runs[:-1]) | ((runs[1:] == runs[:-1]) & (seqs[1:] >= seqs[:-1]))
+    if not in_order.all():
+        order = np.lexsort((seqs, runs))
+        patches, latest = patches.iloc[order], latest[order]
+    return executions, patches, latest

@@ -1,0 +1,285 @@
+"""build_report end to end: the model contract, reconciliation with the inventory, a fleet."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reporter import __version__
+from reporter.inventory import Inventory, InventoryRow, load_inventory
+from reporter.model import (
+    EXECUTION_COLUMNS,
+    KB_ROLLUP_COLUMNS,
+    PATCH_COLUMNS,
+    PATCH_EXTRA_COLUMNS,
+    PROBLEM_COLUMNS,
+    SERVER_COLUMNS,
+)
+from reporter.problems import BAD_PAYLOAD, FETCH_FAILED, NOT_FOUND, Problem
+from reporter.records import FetchedExecution, Period
+from reporter.report import build_report
+from reporter.simulator import Fleet
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+ATTRIBUTES = ["owner", "environment", "business_unit", "os"]
+
+
+def fetch_like_the_client(fleet: Fleet, inventory: Inventory):
+    """What the client would hand over: detail bodies, 404 problems, discovered executions."""
+    fetched, problems = [], []
+    for row in inventory.rows:
+        alias = (row.account_alias or fleet.account).upper()
+        if row.execution_id is None:
+            latest = max(fleet.server_executions(alias, row.server_id), key=lambda e: e.start)
+            execution_ids, discovered = [latest.execution_id], True
+        else:
+            execution_ids, discovered = [row.execution_id], False
+        for execution_id in execution_ids:
+            body = fleet.detail_bytes(alias, row.server_id, execution_id)
+            if body is None:
+                problems.append(
+                    Problem(
+                        NOT_FOUND,
+                        "execution not found (HTTP 404)",
+                        row.line,
+                        alias,
+                        row.server_id,
+                        execution_id,
+                    )
+                )
+                continue
+            fetched.append(
+                FetchedExecution(
+                    alias,
+                    row.server_id,
+                    execution_id,
+                    json.loads(body),
+                    "http://127.0.0.1/rest",
+                    NOW,
+                    row.line,
+                    discovered,
+                )
+            )
+    return fetched, problems
+
+
+@pytest.fixture(scope="module")
+def fleet_report(tmp_path_factory):
+    fleet = Fleet.generate(servers=40, executions_per_server=3, seed=11)
+    path = fleet.write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.csv")
+    inventory = load_inventory(path)
+    fetched, problems = fetch_like_the_client(fleet, inventory)
+    model = build_report(
+        inventory,
+        fetched,
+        problems,
+        period=None,
+        title="Patch compliance",
+        accounts=["OSD"],
+        data_source="built-in simulator",
+        manifest_sha256="f" * 64,
+        generated_at=NOW,
+        default_alias="OSD",
+    )
+    return fleet, inventory, fetched, model
+
+
+def test_column_contract_and_dtypes(fleet_report):
+    _, _, _, model = fleet_report
+    assert model.attribute_columns == ATTRIBUTES
+    assert list(model.patches.columns) == PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + ATTRIBUTES
+    assert list(model.executions.columns) == EXECUTION_COLUMNS + ATTRIBUTES
+    assert list(model.servers.columns) == SERVER_COLUMNS + ATTRIBUTES
+    assert list(model.failed.columns) == [
+        *PATCH_COLUMNS,
+        *PATCH_EXTRA_COLUMNS,
+        "still_failing",
+        *ATTRIBUTES,
+    ]
+    assert list(model.kb_rollup.columns) == KB_ROLLUP_COLUMNS
+    assert list(model.problems.columns) == PROBLEM_COLUMNS
+    dtypes = model.patches.dtypes.astype(str).to_dict()
+    for column in ["execution_start", "execution_end", "patch_start", "patch_end"]:
+        assert dtypes[column] == "datetime64[ns, UTC]"
+    assert dtypes["patch_seq"] == dtypes["duration_s"] == "Int64"
+    assert dtypes["result_code"] == "Int8"
+    assert dtypes["reboot_required"] == "boolean"
+    for column in [
+        "server_id",
+        "title",
+        "kb",
+        "classification",
+        "result",
+        "hresult",
+        "outcome",
+        "patch_key",
+        "owner",
+    ]:
+        assert dtypes[column] == "category", column
+    assert str(model.executions["start"].dtype) == "datetime64[ns, UTC]"
+    assert str(model.executions["in_period"].dtype) == "boolean"
+    assert str(model.servers["executions"].dtype) == "Int64"
+    assert str(model.problems["line"].dtype) == "Int64"
+
+
+def test_every_inventory_row_is_in_the_figures_or_a_problem(fleet_report):
+    fleet, inventory, fetched, model = fleet_report
+    assert len(inventory.rows) + len(inventory.problems) == inventory.data_rows
+    reported = {item.line for item in fetched}
+    hard_problems = model.problems[model.problems["kind"] != BAD_PAYLOAD]
+    for row in inventory.rows:
+        in_data = row.line in reported
+        in_problems = row.line in set(hard_problems["line"].dropna())
+        assert in_data != in_problems, row
+    assert set(model.executions["execution_id"].astype(str)) == {f.execution_id for f in fetched}
+    assert len(model.problems) == model.kpis.problems
+    assert fleet.unknown_executions  # the fleet does contain 404 rows: the check is not empty
+
+
+def test_every_server_once_with_its_attributes(fleet_report):
+    fleet, _, _, model = fleet_report
+    assert sorted(model.servers["server_id"].astype(str)) == sorted(
+        server.server_id for server in fleet.servers
+    )
+    assert model.servers["account_alias"].astype(str).unique().tolist() == ["OSD"]
+    by_id = model.servers.set_index("server_id")
+    for server in fleet.servers:
+        assert by_id.loc[server.server_id, "owner"] == server.attributes["owner"]
+    kpis = model.kpis
+    assert kpis.servers == len(fleet.servers)
+    assert kpis.compliant + kpis.non_compliant + kpis.in_progress + kpis.no_data == kpis.servers
+    assert kpis.non_compliant > 0 and kpis.compliant > 0
+
+
+def test_figures_agree_across_frames(fleet_report):
+    _, _, _, model = fleet_report
+    patches, executions, servers = model.patches, model.executions, model.servers
+    assert model.kpis.patches_attempted == len(patches) == int(servers["patches_attempted"].sum())
+    assert int(executions["failed"].sum()) == model.kpis.failed == len(model.failed)
+    listed = executions.loc[~executions["details_missing"], "patch_count"].sum()
+    assert int(listed) == len(patches)
+    assert model.kb_rollup["attempts"].sum() == len(patches)
+    assert int(model.results_by_classification.to_numpy().sum()) == len(patches)
+    failing = model.failed[model.failed["still_failing"]]
+    assert len(failing) == int(model.kb_rollup["servers_failed"].sum())
+    non_compliant = servers[servers["compliance"] == "Non-compliant"]
+    assert set(failing["server_id"].astype(str)) <= set(non_compliant["server_id"].astype(str))
+    assert (patches.groupby("execution_id", observed=True)["patch_seq"].min() == 1).all()
+
+
+def test_meta(fleet_report):
+    _, inventory, _, model = fleet_report
+    meta = model.meta
+    assert meta.label == "2026-11-26" and meta.period is None
+    assert meta.tool_version == __version__
+    assert (meta.input_name, meta.input_sha256) == ("inventory.csv", inventory.sha256)
+    assert meta.manifest_sha256 == "f" * 64
+    assert meta.span_start == model.executions["start"].min()
+    assert meta.span_end == model.executions["start"].max()
+
+
+def small_inventory(rows, problems=()):
+    return Inventory(
+        Path("servers.csv"), "a" * 64, rows, list(problems), ["owner"], len(rows) + len(problems)
+    )
+
+
+def body(execution_id, start="2026-10-14T03:00:00Z"):
+    return {
+        "execution_id": execution_id,
+        "status": "completed",
+        "start_time": start,
+        "end_time": start.replace("03:", "04:"),
+        "patches": [
+            {
+                "patch_begin_message": "Installing Update (KB5031361)",
+                "patch_end_message": "Result Code: 2",
+                "status": "completed",
+            }
+        ],
+    }
+
+
+def test_default_alias_join_failed_fetches_and_problem_order():
+    invalid = Problem("invalid row", "server ID 'a/b' may only contain letters", 5, None, "a/b")
+    rows = [
+        InventoryRow(2, "web01", "VA1-1", None, {"owner": "ann"}),  # fetched under OSD
+        InventoryRow(3, "WEB02", "VA1-2", "osd", {"owner": "bob"}),
+        InventoryRow(4, "WEB03", "VA1-3", "OSD", {"owner": "cy"}),
+    ]
+    fetched = [
+        FetchedExecution("OSD", "WEB01", "VA1-1", body("VA1-1"), "u", NOW, 2),
+        FetchedExecution("OSD", "WEB02", "VA1-2", body("VA1-2"), "u", NOW, 3),
+        # the same execution again, found by discovery: reported once
+        FetchedExecution("OSD", "WEB02", "VA1-2", body("VA1-2"), "u", NOW, 3, True),
+    ]
+    failure = Problem(FETCH_FAILED, "connection refused", 4, "OSD", "WEB03", "VA1-3")
+    model = build_report(
+        small_inventory(rows, [invalid]),
+        fetched,
+        [failure],
+        period=Period(2026, 10),
+        title="t",
+        accounts=["OSD"],
+        data_source="test",
+        manifest_sha256=None,
+        generated_at=NOW,
+        default_alias="osd",
+    )
+    by_id = model.servers.set_index("server_id")
+    assert by_id.loc["web01", "owner"] == "ann" and by_id.loc["web01", "compliance"] == "Compliant"
+    assert by_id.loc["WEB03", "compliance"] == "No data"
+    assert by_id.loc["WEB03", "reason"] == "no execution in the figures: fetch failed (1)"
+    assert len(model.servers) == 3  # the invalid row is a problem, not a server
+    assert len(model.executions) == 2
+    assert model.executions.set_index("execution_id").loc["VA1-1", "owner"] == "ann"
+    assert model.problems["line"].tolist() == [4, 5]
+    assert model.meta.label == "2026-10"
+
+
+def test_empty_run_still_builds_a_model():
+    rows = [InventoryRow(2, "WEB01", "VA1-1", "OSD", {"owner": "ann"})]
+    failure = Problem(NOT_FOUND, "execution not found", 2, "OSD", "WEB01", "VA1-1")
+    model = build_report(
+        small_inventory(rows),
+        [],
+        [failure],
+        period=None,
+        title="t",
+        accounts=["OSD"],
+        data_source="test",
+        manifest_sha256=None,
+        generated_at=NOW,
+        default_alias=None,
+    )
+    assert model.patches.empty and model.executions.empty and model.kb_rollup.empty
+    assert model.servers["compliance"].tolist() == ["No data"]
+    assert (model.meta.span_start, model.meta.span_end) == (None, None)
+    assert model.kpis.compliant_pct == 0.0
+    assert list(model.patches.columns) == PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + ["owner"]
+    assert model.results_by_classification.empty
+    assert pd.api.types.is_integer_dtype(model.failures_by_kb.dtype)
+
+
+def test_an_attribute_named_like_a_report_column_is_renamed():
+    rows = [InventoryRow(2, "WEB01", "VA1-1", "OSD", {"status": "decommissioning", "_x": "1"})]
+    inventory = Inventory(Path("s.csv"), "a" * 64, rows, [], ["status", "_x"], 1)
+    fetched = [FetchedExecution("OSD", "WEB01", "VA1-1", body("VA1-1"), "u", NOW, 2)]
+    model = build_report(
+        inventory,
+        fetched,
+        [],
+        period=None,
+        title="t",
+        accounts=["OSD"],
+        data_source="test",
+        manifest_sha256=None,
+        generated_at=NOW,
+        default_alias=None,
+    )
+    assert model.attribute_columns == ["status (inventory)", "_x (inventory)"]
+    assert model.executions["status"].tolist() == ["completed"]
+    assert model.executions["status (inventory)"].tolist() == ["decommissioning"]
+    assert list(model.servers.columns[-2:]) == model.attribute_columns
