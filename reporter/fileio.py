@@ -1,6 +1,7 @@
 """Writing files whole or not at all, and neutralising spreadsheet formulas."""
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -57,6 +58,42 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+_part_numbers = itertools.count()
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` whole or not at all, with as few system calls as possible.
+
+    For the many small files of a run (a few syscalls each matter when 32 threads share the
+    GIL). ``fsync=False`` skips forcing the bytes to disk before the rename: after a power
+    cut the file may then be empty, so use it only for data the reader verifies.
+    """
+    path = Path(path)
+    while True:
+        tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_part_numbers)}.part"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,170 @@
+"""Fetch speed (SPEC 8): PatchingClient against a bare requests thread pool and one at a time.
+
+Runs the simulator in a separate process (so it does not share this one's GIL), at 50 ms
+latency, and fetches every execution of a 3,200-execution fleet:
+
+  (a) PatchingClient at concurrency 32, without evidence and with evidence in a temp folder;
+  (b) a bare loop: one Session, HTTPAdapter pool 32, ThreadPoolExecutor(32), json.loads;
+  (c) one request at a time over a sample of 100 executions, extrapolated.
+
+Prints executions/s (median of the repeats) and the ratios a/b (target >= 0.9) and a/c
+(target >= 25). Usage::
+
+    python benchmarks/bench_fetch.py            # the full run (a few minutes)
+    python benchmarks/bench_fetch.py --quick    # 400 executions, one repeat
+"""
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from reporter.client import Credentials, PatchingClient
+from reporter.evidence import EvidenceStore
+from reporter.records import Target
+
+
+def serve(servers: int, per_server: int, latency_ms: float, ready, stop) -> None:
+    """Child process: serve the fleet until ``stop`` is set; report URL and executions."""
+    from reporter.simulator import FaultConfig, Fleet, SimulatorServer
+
+    fleet = Fleet.generate(servers=servers, executions_per_server=per_server, seed=1)
+    keys = [(e.account, e.server_id, e.execution_id) for e in fleet.executions]
+    with SimulatorServer(fleet, faults=FaultConfig(latency_ms=latency_ms), port=0) as sim:
+        ready.put((sim.api_url, sim.login_url, keys))
+        stop.wait()
+
+
+def client_rate(
+    api_url: str,
+    login_url: str,
+    targets: list[Target],
+    concurrency: int,
+    evidence: bool,
+    evidence_dir: str | None = None,
+) -> float:
+    """(a) executions/s with PatchingClient (evidence in a temporary folder under evidence_dir)."""
+    with tempfile.TemporaryDirectory(dir=evidence_dir) as folder:
+        store = EvidenceStore(Path(folder) / "evidence") if evidence else None
+        client = PatchingClient(
+            api_url, login_url, Credentials("demo", "demo"), concurrency=concurrency, evidence=store
+        )
+        client.login()
+        started = time.perf_counter()
+        result = client.fetch(targets)
+        if store is not None:
+            store.close()
+        elapsed = time.perf_counter() - started
+        client.close()
+    if result.problems or len(result.executions) != len(targets):
+        raise SystemExit(f"PatchingClient fetch incomplete: {result.problems[:3]}")
+    return len(targets) / elapsed
+
+
+def bare_rate(api_url: str, token: str, urls: list[str], concurrency: int) -> float:
+    """(b) executions/s with the simplest correct thread-pool loop."""
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=concurrency))
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def get(url: str) -> object:
+        response = session.get(url, headers=headers, timeout=30)
+        response.raise_for_status()
+        return json.loads(response.content)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        payloads = list(pool.map(get, urls))
+    elapsed = time.perf_counter() - started
+    session.close()
+    assert len(payloads) == len(urls)
+    return len(urls) / elapsed
+
+
+def serial_rate(token: str, urls: list[str]) -> float:
+    """(c) executions/s one request at a time."""
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    started = time.perf_counter()
+    for url in urls:
+        response = session.get(url, headers=headers, timeout=30)
+        response.raise_for_status()
+        json.loads(response.content)
+    elapsed = time.perf_counter() - started
+    session.close()
+    return len(urls) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="400 executions, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--sample", type=int, default=100, help="executions fetched one at a time")
+    parser.add_argument(
+        "--evidence-dir",
+        help="where the evidence run writes (default: the system temp folder); creating "
+        "thousands of small files costs what the file system makes it cost",
+    )
+    args = parser.parse_args(argv)
+    servers, repeats, sample = (100, 1, 30) if args.quick else (800, args.repeats, args.sample)
+
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Queue(), context.Event()
+    child = context.Process(target=serve, args=(servers, 4, args.latency_ms, ready, stop))
+    child.start()
+    try:
+        api_url, login_url, keys = ready.get(timeout=120)
+        targets = [Target(alias, server, execution, None) for alias, server, execution in keys]
+        urls = [f"{api_url}/servers/{a}/server/{s}/patch/{e}" for a, s, e in keys]
+        token = requests.post(
+            login_url, json={"username": "demo", "password": "demo"}, timeout=10
+        ).json()["bearerToken"]
+        bare_rate(api_url, token, urls, args.concurrency)  # warm-up: the simulator's caches
+        rates: dict[str, list[float]] = {"a": [], "a+evidence": [], "b": [], "c": []}
+        for repeat in range(repeats):
+            rates["a"].append(client_rate(api_url, login_url, targets, args.concurrency, False))
+            rates["b"].append(bare_rate(api_url, token, urls, args.concurrency))
+            rates["a+evidence"].append(
+                client_rate(api_url, login_url, targets, args.concurrency, True, args.evidence_dir)
+            )
+            rates["c"].append(serial_rate(token, urls[:sample]))
+            print(
+                f"repeat {repeat + 1}: "
+                + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()),
+                file=sys.stderr,
+            )
+    finally:
+        stop.set()
+        child.join(timeout=10)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    ideal = args.concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
+    print(
+        f"fetch benchmark: {len(targets)} executions, latency {args.latency_ms:g} ms, "
+        f"concurrency {args.concurrency}, median of {repeats}"
+    )
+    print(f"  ideal (concurrency / latency)        {ideal:8.0f} executions/s")
+    print(f"  (a) PatchingClient                   {median['a']:8.0f} executions/s")
+    print(f"  (a) PatchingClient + evidence        {median['a+evidence']:8.0f} executions/s")
+    print(f"  (b) bare requests thread pool        {median['b']:8.0f} executions/s")
+    print(f"  (c) one at a time ({sample} sampled)      {median['c']:8.0f} executions/s")
+    ab, ac = median["a"] / median["b"], median["a"] / median["c"]
+    abe, ace = median["a+evidence"] / median["b"], median["a+evidence"] / median["c"]
+    print(f"  a/b = {ab:.2f} (target >= 0.9) {'ok' if ab >= 0.9 else 'MISSED'}")
+    print(f"  a/c = {ac:.1f} (target >= 25) {'ok' if ac >= 25 else 'MISSED'}")
+    where = args.evidence_dir or tempfile.gettempdir()
+    print(f"  with evidence (in {where}): a/b = {abe:.2f}, a/c = {ace:.1f}")
+    return 0 if ab >= 0.9 and ac >= 25 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
