@@ -176,7 +176,7 @@ def _durations(batch: RawBatch, start: pd.DatetimeIndex, end: pd.DatetimeIndex) 
     mismatch = ~np.isnan(computed) & ~np.isnan(reported)
     mismatch &= np.abs(np.nan_to_num(computed) - np.nan_to_num(reported)) > DURATION_TOLERANCE_S
     for position in np.flatnonzero(mismatch):
-        batch.note(
+        batch.flag(
             int(position),
             f"duration {reported_text[position].strip()!r} does not match the times "
             f"({int(computed[position])} s)",

@@ -71,7 +71,8 @@ class RawBatch:
     ``patch_values`` holds one list per field of :data:`PATCH_FIELDS` with a value per patch,
     execution after execution; ``patch_listed`` says how many patches each execution has, and
     ``seq_fixes`` the (row, position) pairs whose API position is not simply its rank (when
-    an item before it was skipped). ``notes`` maps an execution to what was wrong with it.
+    an item before it was skipped). ``notes`` maps an execution to what was wrong with it;
+    ``flags`` to what is odd but harmless (shown with the execution, not listed as a problem).
     """
 
     fetched: list[FetchedExecution] = field(default_factory=list)
@@ -85,11 +86,21 @@ class RawBatch:
     patch_listed: list[int] = field(default_factory=list)
     seq_fixes: list[tuple[int, int]] = field(default_factory=list)
     notes: dict[int, list[str]] = field(default_factory=dict)
+    flags: dict[int, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def note(self, execution: int, text: str) -> None:
         """Record that something was wrong with execution number ``execution``'s payload."""
         self.notes.setdefault(execution, []).append(text)
+
+    def flag(self, execution: int, text: str) -> None:
+        """Record something odd but harmless about an execution (e.g. a duration that
+        contradicts its times: SPEC 1 asks to flag it, and the times win)."""
+        self.flags.setdefault(execution, []).append(text)
+
+    def remarks(self, execution: int) -> str:
+        """Everything noted or flagged about an execution, for its ``issues`` column."""
+        return "; ".join([*self.notes.get(execution, ()), *self.flags.get(execution, ())])
 
     def patch_owners(self) -> np.ndarray:
         """Each patch row's execution number."""

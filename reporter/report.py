@@ -77,7 +77,7 @@ def build_report(
         executions = executions.assign(
             **{name: pd.array(values, dtype="Int64") for name, values in counts.items()},
             in_period=pd.array(np.ones(len(executions), dtype=bool), dtype="boolean"),
-            issues=pd.array(["; ".join(batch.notes.get(int(p), ())) for p in kept], dtype="string"),
+            issues=pd.array([batch.remarks(int(p)) for p in kept], dtype="string"),
         )
         problems = [
             *inventory.problems,

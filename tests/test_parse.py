@@ -210,6 +210,9 @@ def test_duration_contradicting_the_times_is_flagged():
     assert execution["duration_s"] == 1204  # the times win
     assert bool(execution["duration_mismatch"])
     assert "duration '25m 0s' does not match the times (1204 s)" in execution["issues"]
+    # A flag, not a problem: the times are known, so nothing is missing from the figures.
+    assert model.problems.empty
+    assert model.kpis.problems == 0
 
 
 @pytest.mark.parametrize(
