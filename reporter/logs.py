@@ -35,6 +35,8 @@ def configure(debug: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    # WeasyPrint reports every screen-only CSS rule it skips in print: noise for a user.
+    logging.getLogger("weasyprint").setLevel(logging.DEBUG if debug else logging.ERROR)
     if debug:
         urllib3_log = logging.getLogger("urllib3")
         urllib3_log.handlers[:] = [handler]

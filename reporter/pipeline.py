@@ -17,6 +17,7 @@ from reporter.evidence import EvidenceStore, read_archive
 from reporter.inventory import Inventory, load_inventory
 from reporter.model import ReportModel
 from reporter.problems import FETCH_FAILED
+from reporter.progress import Progress
 from reporter.records import Target
 from reporter.report import build_report
 
@@ -80,6 +81,7 @@ def run(
                 concurrency=settings.concurrency,
                 timeout=settings.timeout,
                 retries=settings.retries,
+                progress=Progress(),
             )
             login = client.login()
         default_alias = settings.account or login.account_alias
@@ -91,6 +93,7 @@ def run(
                 result = client.fetch(targets, settings.period)
             finally:
                 evidence.close()
+                client.close()
         if targets and not result.executions and all_unreachable(result.problems):
             raise ApiUnreachableError(
                 f"could not fetch any execution from {api_url}: {result.problems[0].reason}"
