@@ -27,14 +27,6 @@ from reporter.model import (
 from reporter.problems import OUTSIDE_PERIOD, Problem
 from reporter.records import FetchedExecution, Period
 
-COMPLIANCE_RULES = (
-    "No data: no execution of the server could be fetched, or none started in the period. "
-    "In progress: its latest execution is pending or running. Non-compliant: for some patch "
-    "(keyed by its primary KB number, else its title) the latest attempt on that server failed "
-    "(Failed, Aborted or Not started), or its latest execution failed. Compliant: otherwise; "
-    "warnings (Succeeded with errors, reboot required) count as compliant and are shown. A "
-    "completed execution with no patches means the server was already up to date."
-)
 SORT_ORDER = [NON_COMPLIANT, IN_PROGRESS, NO_DATA, COMPLIANT]
 TOP = 10
 _NAT = np.iinfo(np.int64).max  # unknown starts sort last, i.e. as the latest

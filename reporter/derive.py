@@ -60,15 +60,6 @@ _KB_IN_PARENS = re.compile(r"\(\s*KB\s?(\d{6,8})(?!\d)", re.I)
 OUTCOMES = ["succeeded", "warning", "failed", "in progress"]
 RESULTS = [RESULT_CODES[code].name for code in sorted(RESULT_CODES)] + ["Unknown"]
 NO_TITLE_KEY = "(no title)"
-OUTCOME_RULE = (
-    "Each patch attempt is judged by its result code: Succeeded is succeeded; Succeeded with "
-    "errors, or success with a reboot still required, is a warning; Failed, Aborted and Not "
-    "started are failed; In progress is in progress. An attempt without a result code is "
-    "judged by its status: completed is succeeded (a warning if a reboot is required), failed "
-    "is failed, pending or running is in progress. An attempt with neither a result code nor a "
-    "known status cannot be shown to have failed or succeeded: it counts as a warning and its "
-    "execution is listed under problems so that someone checks it."
-)
 _STATUS_CODE = {"pending": 0, "running": 1, "completed": 2, "failed": 3, "unknown": 4}
 
 
@@ -221,7 +212,9 @@ def judge_outcomes(
     reboot_required: pd.api.extensions.ExtensionArray,
     patch_status: pd.Categorical,
 ) -> tuple[pd.Categorical, np.ndarray]:
-    """Each attempt's outcome (see :data:`OUTCOME_RULE`), and where it could not be told.
+    """Each attempt's outcome, and where it could not be told.
+
+    The rule is written out for readers in :data:`reporter.methodology.OUTCOME_RULE`.
 
     Returns the outcome column and a boolean array marking the attempts that had neither a
     result code nor a known status (counted as warnings, to be listed as problems).

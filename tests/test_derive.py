@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from reporter.derive import (
-    OUTCOME_RULE,
     categorical,
     classify,
     clean_title,
@@ -17,6 +16,7 @@ from reporter.derive import (
     primary_kb,
     title_facts,
 )
+from reporter.methodology import OUTCOME_RULE
 from reporter.parse import STATUSES
 
 

@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - older XlsxWriter parses each link stri
 from reporter.codes import RESULT_CODES
 from reporter.errors import RenderError
 from reporter.fileio import atomic_path, neutralise
+from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
 from reporter.model import ReportModel
 from reporter.render.csv import factorize
 
@@ -53,19 +54,6 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 XML_CHUNK_ROWS = 16_384  # data rows joined into one write
 ROW_MARK = "\x00"  # stands for the row number in a prepared <c> element (never in XML text)
 
-COMPLIANCE_RULES = [
-    "No data: no execution of the server could be fetched, or none started in the period.",
-    "In progress: the server's latest execution is pending or running.",
-    "Non-compliant: for some patch (keyed by its primary KB, else its title) the latest attempt "
-    "on the server ended Failed, Aborted or Not started, or the latest execution failed.",
-    "Compliant: otherwise. Succeeded-with-errors and reboot-required attempts count as "
-    "compliant and are flagged as warnings.",
-    "A patch without a result code is judged by its status: completed = succeeded, "
-    "failed = failed, pending or running = in progress.",
-    "Fleet compliance % = compliant servers / all servers in the inventory (No data counts "
-    "against it).",
-    "With a period, the figures cover executions that started in that month (UTC).",
-]
 
 # Words that read better in capitals in a column header.
 HEADER_WORDS = {
@@ -519,6 +507,10 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     for rule in COMPLIANCE_RULES:
         row += 1
         sheet.write_string(row, 0, rule)
+    row += 2
+    sheet.write_string(row, 0, "Outcome of a patch attempt", styles.section)
+    sheet.write_string(row + 1, 0, OUTCOME_RULE)
+    row += 1
     row += 2
     sheet.write_string(row, 0, "Data source", styles.section)
     sheet.write_string(row + 1, 0, neutralise(model.meta.data_source))

@@ -11,8 +11,7 @@ from typing import Any
 import pandas as pd
 
 from reporter.codes import RESULT_CODES
-from reporter.compliance import COMPLIANCE_RULES
-from reporter.derive import OUTCOME_RULE
+from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
 from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT, ReportModel
 from reporter.render import charts
 from reporter.render.filters import number, percent
@@ -96,7 +95,7 @@ class View:
     charts: dict[str, Any]
     tables: dict[str, Table]
     result_codes: list[dict[str, Any]]
-    rules: dict[str, str]
+    rules: dict[str, str | list[str]]
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
