@@ -131,7 +131,7 @@ def bars(items: Sequence[tuple[str, int]], colour: str, label: str, unit: str) -
         length = max(2.0, width * value / peak) if value else 0
         parts.append(
             f'<text x="{left - 8}" y="{y + 13}" font-size="11" text-anchor="end" '
-            f'fill="{INK}"><title>{escape(name)}</title>{escape(_clip(name, 30))}</text>'
+            f'fill="{INK}"><title>{escape(name)}</title>{escape(_clip(name, 26))}</text>'
             f'<rect x="{left}" y="{y + 2}" width="{width}" height="15" fill="{TRACK}"/>'
             f'<rect x="{left}" y="{y + 2}" width="{length:.1f}" height="15" fill="{colour}"/>'
             f'<text x="{left + width + 6}" y="{y + 14}" font-size="11" font-weight="bold" '
@@ -171,7 +171,7 @@ def stacked_bars(
         y = legend_height + row * row_height
         parts.append(
             f'<text x="{left - 8}" y="{y + 13}" font-size="11" text-anchor="end" '
-            f'fill="{INK}"><title>{escape(name)}</title>{escape(_clip(name, 30))}</text>'
+            f'fill="{INK}"><title>{escape(name)}</title>{escape(_clip(name, 26))}</text>'
         )
         offset = float(left)
         for value, (series_name, colour) in zip(values, series, strict=True):
