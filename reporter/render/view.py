@@ -122,8 +122,8 @@ def capped(
 
 
 def attribute_columns(model: ReportModel) -> list[Column]:
-    """One text column per inventory attribute (owner, environment, ...)."""
-    return [Column(name, name.replace("_", " ").capitalize()) for name in model.attribute_columns]
+    """One text column per inventory attribute, headed as in the inventory (as Excel does)."""
+    return [Column(name, name) for name in model.attribute_columns]
 
 
 def failure_summary(model: ReportModel) -> pd.DataFrame:
