@@ -8,6 +8,7 @@ from typing import TextIO
 
 from reporter import __version__
 from reporter.errors import ExitCode, ReporterError
+from reporter.logs import configure, redact
 
 log = logging.getLogger("reporter")
 
@@ -202,8 +203,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except ReporterError as error:
         if debug:
             log.exception("stopped")
-        print(f"reporter: error: {error}", file=sys.stderr)
+        print(redact(f"reporter: error: {error}"), file=sys.stderr)
         return int(error.exit_code)
+    except BrokenPipeError:
+        # The reader went away (``reporter explain ... | head``): nothing left to say.
+        sys.stderr.close()
+        return int(ExitCode.OK)
     except KeyboardInterrupt:
         print("reporter: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
@@ -211,7 +216,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         if debug:
             raise
         print(
-            f"reporter: internal error: {type(error).__name__}: {error} (rerun with --debug)",
+            redact(
+                f"reporter: internal error: {type(error).__name__}: {error} (rerun with --debug)"
+            ),
             file=sys.stderr,
         )
         return int(ExitCode.INTERNAL_ERROR)
@@ -240,8 +247,6 @@ def dispatch(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def configure_logging(debug: bool) -> None:
     """Log to stderr: progress lines normally, request logs too with --debug."""
-    from reporter.logs import configure
-
     configure(debug)
 
 

@@ -56,4 +56,6 @@ class DeliveryError(ReporterError):
 
 
 class RenderError(ReporterError):
-    """A report could not be rendered."""
+    """A report could not be rendered (after data was fetched: not a usage error)."""
+
+    exit_code = ExitCode.INTERNAL_ERROR

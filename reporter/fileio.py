@@ -8,6 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+def _process_umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only set and return)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+# Files are created as ordinary files would be (0666 less the umask): temporary files start
+# owner-only, which would otherwise leave every report unreadable to the group that shares it.
+FILE_MODE = 0o666 & ~_process_umask()
+
 # Cells starting with these are read as formulas by spreadsheet programs (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -35,6 +51,7 @@ def atomic_write(path: Path, mode: str = "wb", **open_kwargs) -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
@@ -55,6 +72,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -79,7 +97,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     while True:
         tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_part_numbers)}.part"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             break
         except FileExistsError:
             continue

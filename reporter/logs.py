@@ -9,13 +9,14 @@ _secrets: set[str] = set()
 
 def register_secret(value: str | None) -> None:
     """Make ``value`` (a password or token) print as ``***`` in every log line from now on."""
-    if value and len(value) >= 4:
+    if value:
         _secrets.add(value)
 
 
 def redact(text: str) -> str:
     """Replace every registered secret and every bearer token in ``text`` with ``***``."""
-    for secret in _secrets:
+    # Longest first, so a secret that contains another is hidden whole.
+    for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1***", text)
 

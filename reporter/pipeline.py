@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,13 @@ from typing import TextIO
 
 from reporter.client import PatchingClient, check_url, credentials_from_env
 from reporter.config import RunSettings
+from reporter.deliver import (
+    SmtpSettings,
+    build_message,
+    parse_recipients,
+    send_report,
+    smtp_settings_from_env,
+)
 from reporter.errors import ApiUnreachableError, ExitCode, UsageError
 from reporter.evidence import EvidenceStore, read_archive
 from reporter.inventory import Inventory, load_inventory
@@ -26,8 +34,7 @@ log = logging.getLogger("reporter")
 DEMO_SEED = 2026
 DEMO_SERVERS = 60
 DEMO_EXECUTIONS_PER_SERVER = 4
-# The simulator's public demo login: not a secret, it guards nothing.
-DEMO_USER = DEMO_PASSWORD = "demo"  # noqa: S105
+DEMO_USER = "demo"
 
 
 class Timings:
@@ -58,6 +65,8 @@ def run(
 ) -> int:
     """Run the whole pipeline and return the exit code (raises ReporterError for expected stops)."""
     timings = Timings()
+    # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
+    delivery = prepare_delivery(settings) if settings.email_to else None
     with timings.stage("inventory"):
         inventory = load_inventory(settings.inventory)
     generated_at = clock()
@@ -116,9 +125,9 @@ def run(
         )
     written = render_all(model, settings, manifest_path, timings)
     print_summary(model, written, stdout)
-    if settings.email_to:
+    if delivery:
         with timings.stage("e-mail"):
-            deliver(model, settings, written)
+            deliver(model, delivery, settings, written)
         print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
     if settings.timings:
         print(timings.table(), file=stdout)
@@ -183,19 +192,22 @@ def render_all(
     return written
 
 
-def deliver(model: ReportModel, settings: RunSettings, written: dict[str, Path]) -> None:
-    """E-mail the PDF (and the requested extra attachments) to the recipients."""
-    from reporter.deliver import (
-        build_message,
-        parse_recipients,
-        send_report,
-        smtp_settings_from_env,
-    )
-
-    if "pdf" not in written:
+def prepare_delivery(settings: RunSettings) -> tuple[SmtpSettings, list[str]]:
+    """Check the e-mail settings and recipients up front; raise a ReporterError if wrong."""
+    if "pdf" not in settings.formats:
         raise UsageError("--email-to sends the PDF: add pdf to --format")
-    smtp = smtp_settings_from_env(settings.env)
     recipients = parse_recipients(",".join(settings.email_to))
+    return smtp_settings_from_env(settings.env), recipients
+
+
+def deliver(
+    model: ReportModel,
+    delivery: tuple[SmtpSettings, list[str]],
+    settings: RunSettings,
+    written: dict[str, Path],
+) -> None:
+    """E-mail the PDF (and the requested extra attachments) to the recipients."""
+    smtp, recipients = delivery
     attachments = [written["pdf"]] + [written[f] for f in settings.email_attach if f in written]
     message = build_message(model, recipients, smtp.sender, attachments)
     send_report(smtp, recipients, message)
@@ -264,9 +276,10 @@ def demo(out: str | None, stdout: TextIO) -> int:
     inventory = out_dir / "demo-inventory.csv"
     out_dir.mkdir(parents=True, exist_ok=True)
     fleet.write_inventory(inventory)
-    with SimulatorServer(
-        fleet, host="127.0.0.1", port=0, user=DEMO_USER, password=DEMO_PASSWORD
-    ) as sim:
+    # A fresh password for the in-process simulator: it guards nothing, but a fixed one would
+    # be registered as a secret and blanked out of every log line that happens to contain it.
+    password = secrets.token_urlsafe(16)
+    with SimulatorServer(fleet, host="127.0.0.1", port=0, user=DEMO_USER, password=password) as sim:
         print(
             f"Simulated Patching API at {sim.api_url} ({len(fleet.executions)} executions)",
             file=stdout,
@@ -277,7 +290,7 @@ def demo(out: str | None, stdout: TextIO) -> int:
             api_url=sim.api_url,
             login_url=sim.login_url,
             title="Patch compliance (demo fleet)",
-            env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": DEMO_PASSWORD},
+            env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": password},
         )
         code = run(settings, stdout)
     if code == ExitCode.PROBLEMS:

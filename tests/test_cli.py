@@ -2,11 +2,13 @@
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
 
 from reporter.cli import main
+from reporter.fileio import FILE_MODE
 from reporter.simulator import Fleet
 
 FORMATS = ("html", "pdf", "xlsx", "csv")
@@ -226,3 +228,36 @@ def test_demo(tmp_path):
     for fmt in FORMATS:
         assert len(list(tmp_path.glob(f"patch-compliance-*.{fmt}"))) == 1
     assert "Simulated Patching API" in output
+
+
+def test_email_settings_checked_before_anything_is_fetched(
+    tmp_path, fleet, sim_factory, credentials, monkeypatch, capsys
+):
+    sim = sim_factory(fleet)
+    monkeypatch.delenv("REPORTER_SMTP_HOST", raising=False)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    out = tmp_path / "out"
+    for extra in (
+        ["--email-to", "audit@example.com"],
+        ["--email-to", "a@x.com", "--format", "csv"],
+    ):
+        code, _ = run_cli(["run", str(inventory), "--out", str(out), *urls(sim), *extra])
+        assert code == 2
+        assert not out.exists()
+    assert sim.stats.snapshot()["requests"] == 0
+    err = capsys.readouterr().err
+    assert "REPORTER_SMTP_HOST" in err and "add pdf to --format" in err
+
+
+def test_reports_are_readable_as_ordinary_files(tmp_path, fleet, sim_factory, credentials):
+    sim = sim_factory(fleet)
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    old = os.umask(0o022)
+    try:
+        code, _ = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
+    finally:
+        os.umask(old)
+    assert code == 0
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o777 == FILE_MODE, path
