@@ -9,6 +9,7 @@ the executions were fetched in, then the patch's position in its execution.
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -33,15 +34,26 @@ _NAT = np.iinfo(np.int64).max  # unknown starts sort last, i.e. as the latest
 
 
 def place_in_period(
-    executions: pd.DataFrame, fetched: Sequence[FetchedExecution], period: Period | None
+    executions: pd.DataFrame,
+    fetched: Sequence[FetchedExecution],
+    period: Period | None,
+    now: datetime,
 ) -> tuple[np.ndarray, list[Problem]]:
-    """Positions of the executions in the figures, and a problem for each one left out."""
+    """Positions of the executions in the figures, and a problem for each one left out.
+
+    A pending or running execution whose start the API does not know yet (SPEC 1: times are
+    empty until known) is taken to be happening now: it belongs to the period if ``now`` does,
+    so a run early in the month shows its servers as in progress rather than without data.
+    """
     if period is None:
         return np.arange(len(executions)), []
     start = executions["start"]
     inside = ((start >= pd.Timestamp(period.start)) & (start < pd.Timestamp(period.end))).to_numpy(
         dtype=bool, na_value=False
     )
+    if period.contains(now):
+        underway = executions["status"].isin(["pending", "running"]).to_numpy(dtype=bool)
+        inside = inside | (underway & start.isna().to_numpy())
     problems = []
     for position in np.flatnonzero(~inside):
         item = fetched[position]
@@ -117,10 +129,14 @@ def server_frame(
     size = len(servers.server_ids)
     exec_server = executions["_server"].to_numpy()
     runs = np.bincount(exec_server, minlength=size)
+    # Each server's latest execution: the highest recency rank among its executions.
+    latest_rank = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(latest_rank, exec_server, recency)
+    by_rank = np.empty(len(recency), dtype=np.int64)
+    by_rank[recency] = np.arange(len(recency))
+    has_exec = latest_rank >= 0
     last_exec = np.full(size, -1, dtype=np.int64)
-    order = np.argsort(recency)
-    last_exec[exec_server[order]] = order  # later executions overwrite earlier ones
-    has_exec = last_exec >= 0
+    last_exec[has_exec] = by_rank[latest_rank[has_exec]]
 
     def latest_value(column: str) -> pd.api.extensions.ExtensionArray:
         return executions[column].array.take(last_exec, allow_fill=True)
@@ -135,7 +151,10 @@ def server_frame(
         [
             ~has_exec,
             np.isin(status_text, ["pending", "running"]),
-            (np.bincount(patch_server[failing], minlength=size) > 0) | (status_text == "failed"),
+            (np.bincount(patch_server[failing], minlength=size) > 0)
+            # A latest execution that failed, or whose status is not one the API documents,
+            # does not show the server patched: it is not counted as compliant.
+            | np.isin(status_text, ["failed", "unknown"]),
         ],
         [NO_DATA, IN_PROGRESS, NON_COMPLIANT],
         default=COMPLIANT,
@@ -224,6 +243,8 @@ def _reasons(frame: pd.DataFrame, no_details: np.ndarray, problems: Sequence[Pro
                 parts.append(f"{_count(len(failed), 'patch')} failed: {_listed(failed)}")
             if latest_status == "failed":
                 parts.append(f"latest execution {latest} failed")
+            elif latest_status == "unknown":
+                parts.append(f"latest execution {latest} has a status the API does not document")
             reasons.append("; ".join(parts))
         elif attempted == 0 and bare:
             reasons.append("the API gave no patch details; judged by the execution status")

@@ -68,7 +68,9 @@ def build_report(
         servers = server_table(inventory, default_alias)
         batch = read_payloads(distinct_executions(fetched))
         every_execution = execution_frame(batch, servers)
-        kept, period_problems = place_in_period(every_execution, batch.fetched, period)
+        kept, period_problems = place_in_period(
+            every_execution, batch.fetched, period, now=generated_at
+        )
         patches = patch_frame(batch, every_execution, kept)
         executions = every_execution.iloc[kept].reset_index(drop=True)
 

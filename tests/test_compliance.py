@@ -188,6 +188,41 @@ def test_period_with_unknown_start_is_a_problem():
     assert "start time unknown; cannot place it in 2026-10" in model.problems["reason"].tolist()
 
 
+def test_pending_execution_without_start_belongs_to_the_current_period():
+    item = execution("WEB01", "VA1-1", "2026-11-25 03:00", [(KB_A, "")], status="pending")
+    item.payload["start_time"] = ""
+    model = build([item], period=Period(2026, 11))  # NOW is in 2026-11
+    assert status_of(model, "WEB01")[0] == IN_PROGRESS
+    earlier = build([item], period=Period(2026, 10))
+    assert status_of(earlier, "WEB01")[0] == NO_DATA
+
+
+@pytest.mark.parametrize("status", ["cancelled", ""])
+def test_latest_execution_with_an_undocumented_status_is_not_compliant(status):
+    item = execution("WEB01", "VA1-1", "2026-10-08 03:00", [], status=status)
+    compliance, reason = status_of(build([item]), "WEB01")
+    assert compliance == NON_COMPLIANT
+    assert "status the API does not document" in reason
+    assert "up to date" not in reason
+
+
+def test_latest_execution_is_chosen_by_start_whatever_the_fetch_order():
+    items = [
+        execution(
+            f"S{n:03d}",
+            f"VA1-{n}{k}",
+            f"2026-10-0{k} 03:00",
+            [(KB_A, OK)],
+            status="running" if k == 9 else "completed",
+        )
+        for n in range(300)
+        for k in (9, 1, 5)
+    ]
+    model = build(items)
+    assert set(model.servers["compliance"]) == {IN_PROGRESS}
+    assert set(model.servers["latest_execution_id"].str[-1]) == {"9"}
+
+
 def test_servers_sorted_worst_first_then_by_id():
     model = build(
         [
