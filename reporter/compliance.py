@@ -292,6 +292,11 @@ def kb_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
         },
         columns=KB_ROLLUP_COLUMNS,
     )
+    # A Linux package is one patch whatever its version: name the package, not one release.
+    package = (frame["classification"] == "Linux package").to_numpy() & frame[
+        "kb"
+    ].isna().to_numpy()
+    frame.loc[package, "title"] = frame.loc[package, "patch_key"] + " (any version)"
     for column in KB_ROLLUP_COLUMNS[4:]:
         frame[column] = frame[column].astype("Int64")
     frame = frame.sort_values(["servers_failed", "patch_key"], ascending=[False, True])

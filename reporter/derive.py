@@ -149,7 +149,7 @@ def title_facts(message: str | None) -> TitleFacts:
         kb=kb,
         kbs=";".join(kbs) or None,
         classification=classification,
-        patch_key=kb or title or NO_TITLE_KEY,
+        patch_key=kb or (f"{rpm[0]}.{rpm[3]}" if rpm else title) or NO_TITLE_KEY,
         rpm=rpm,
     )
 

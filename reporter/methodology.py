@@ -17,8 +17,10 @@ OUTCOME_RULE = (
 COMPLIANCE_RULES = [
     "No data: no execution of the server could be fetched, or none started in the period.",
     "In progress: the server's latest execution is pending or running.",
-    "Non-compliant: for some patch (keyed by its primary KB number, else its title) the latest "
-    "attempt on the server ended Failed, Aborted or Not started, or the latest execution failed.",
+    "Non-compliant: for some patch the latest attempt on the server ended Failed, Aborted or "
+    "Not started, or the latest execution failed. A patch is known by its primary KB number; a "
+    "Linux package by its name and architecture, whatever the version (a newer release that "
+    "installs replaces an older one that failed); anything else by its title.",
     "Compliant: otherwise. Succeeded-with-errors and reboot-required attempts count as "
     "compliant and are flagged as warnings.",
     "A completed execution with no patches means the server was already up to date.",

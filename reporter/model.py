@@ -39,7 +39,9 @@ PATCH_COLUMNS = [
 
 # Extra per-attempt columns the reports use (after PATCH_COLUMNS, before the attributes):
 #   outcome: "succeeded" | "warning" | "failed" | "in progress" (the attempt judged by SPEC 4)
-#   patch_key: primary KB, else title (what "the same patch" means for compliance)
+#   patch_key: what "the same patch" means for compliance: the primary KB; for a Linux package
+#              its name and architecture ("openssl-libs.x86_64"), so a later release that
+#              installs clears an earlier one that failed; else the title
 #   rpm_name, rpm_version, rpm_release, rpm_arch: for Linux packages, else missing
 #   end_message: the raw patch_end_message
 PATCH_EXTRA_COLUMNS = [

@@ -188,6 +188,21 @@ def test_period_with_unknown_start_is_a_problem():
     assert "start time unknown; cannot place it in 2026-10" in model.problems["reason"].tolist()
 
 
+def test_newer_release_of_a_failed_linux_package_makes_the_server_compliant():
+    old, new = "openssl-libs-1.0.2k-25.el7_9.x86_64", "openssl-libs-1.0.2k-26.el7_9.x86_64"
+    model = build(
+        [
+            execution("LNX01", "VA1-1", "2026-10-01 03:00", [(old, FAIL)]),
+            execution("LNX01", "VA1-2", "2026-10-08 03:00", [(new, OK)]),
+        ]
+    )
+    assert status_of(model, "LNX01")[0] == COMPLIANT
+    [row] = model.kb_rollup.to_dict("records")
+    assert row["patch_key"] == "openssl-libs.x86_64"
+    assert row["title"] == "openssl-libs.x86_64 (any version)"
+    assert (row["servers_succeeded"], row["servers_failed"], row["attempts"]) == (1, 0, 2)
+
+
 def test_pending_execution_without_start_belongs_to_the_current_period():
     item = execution("WEB01", "VA1-1", "2026-11-25 03:00", [(KB_A, "")], status="pending")
     item.payload["start_time"] = ""
