@@ -19,6 +19,8 @@ from reporter.frames import ServerTable
 from reporter.model import (
     COMPLIANCE_STATUSES,
     COMPLIANT,
+    FAILURE_SUMMARY_COLUMNS,
+    HRESULT_COLUMNS,
     IN_PROGRESS,
     KB_ROLLUP_COLUMNS,
     NO_DATA,
@@ -307,6 +309,50 @@ def failed_attempts(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
     """Every failed attempt, with ``still_failing``: it is the latest attempt of its patch."""
     failed = (patches["outcome"] == "failed").to_numpy()
     return patches.loc[failed].assign(still_failing=pd.array(latest[failed], dtype="boolean"))
+
+
+def failure_summary(failed: pd.DataFrame) -> pd.DataFrame:
+    """Failed attempts per (patch key, result, HRESULT): most servers, then attempts, first."""
+    if failed.empty:
+        return pd.DataFrame(columns=FAILURE_SUMMARY_COLUMNS)
+    keys = ["patch_key", "result", "hresult"]
+    grouped = failed.groupby(keys, observed=True, dropna=False, sort=False)
+    summary = grouped.agg(
+        title=("title", "first"),
+        kb=("kb", "first"),
+        result_code=("result_code", "first"),
+        result_meaning=("result_meaning", "first"),
+        hresult_name=("hresult_name", "first"),
+        hresult_meaning=("hresult_meaning", "first"),
+        attempts=("server_id", "size"),
+    )
+    # Servers are (account, server) pairs: the same ID in two accounts is two servers.
+    distinct = failed.drop_duplicates([*keys, "account_alias", "server_id"])
+    servers = distinct.groupby(keys, observed=True, dropna=False, sort=False).size()
+    summary["servers"] = servers.reindex(summary.index).astype("Int64")
+    summary["attempts"] = summary["attempts"].astype("Int64")
+    summary = summary.reset_index()[FAILURE_SUMMARY_COLUMNS]
+    ordered = summary.sort_values(
+        ["servers", "attempts", "patch_key"], ascending=[False, False, True]
+    )
+    return ordered.reset_index(drop=True)
+
+
+def hresults_seen(patches: pd.DataFrame) -> pd.DataFrame:
+    """Every HRESULT among the attempts (failures, reboot notices, ...), with its count."""
+    known = patches[patches["hresult"].notna()]
+    if known.empty:
+        return pd.DataFrame(columns=HRESULT_COLUMNS)
+    columns = ["hresult", "hresult_name", "hresult_meaning"]
+    counted = known.groupby("hresult", observed=True).agg(
+        hresult_name=("hresult_name", "first"),
+        hresult_meaning=("hresult_meaning", "first"),
+        attempts=("hresult", "size"),
+    )
+    counted["attempts"] = counted["attempts"].astype("Int64")
+    frame = counted.reset_index()
+    frame[columns] = frame[columns].astype(object)
+    return frame[HRESULT_COLUMNS].sort_values("hresult").reset_index(drop=True)
 
 
 def results_by_classification(patches: pd.DataFrame) -> pd.DataFrame:

@@ -103,6 +103,22 @@ KB_ROLLUP_COLUMNS = [
     "attempts",  # all attempts, retries included
 ]
 
+FAILURE_SUMMARY_COLUMNS = [
+    "patch_key",
+    "result",
+    "hresult",
+    "title",
+    "kb",
+    "result_code",
+    "result_meaning",
+    "hresult_name",
+    "hresult_meaning",
+    "servers",  # distinct (account, server) with such an attempt
+    "attempts",
+]
+
+HRESULT_COLUMNS = ["hresult", "hresult_name", "hresult_meaning", "attempts"]
+
 PROBLEM_COLUMNS = ["line", "account_alias", "server_id", "execution_id", "kind", "reason"]
 
 COMPLIANT = "Compliant"
@@ -173,3 +189,7 @@ class ReportModel:
     # patch_key -> servers failing it, top entries first
     failures_by_server: pd.Series = field(default_factory=lambda: pd.Series(dtype="Int64"))
     # server_id -> failed patches, top entries first
+    failure_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # FAILURE_SUMMARY_COLUMNS: failed attempts per (patch, result, HRESULT), most servers first
+    hresults: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # HRESULT_COLUMNS: every HRESULT among the attempts, with name, meaning and count

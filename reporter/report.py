@@ -12,8 +12,10 @@ from reporter import __version__
 from reporter.compliance import (
     execution_recency,
     failed_attempts,
+    failure_summary,
     failures_by_kb,
     failures_by_server,
+    hresults_seen,
     kb_rollup,
     kpis,
     latest_attempts,
@@ -125,6 +127,8 @@ def build_report(
             results_by_classification=results_by_classification(patches),
             failures_by_kb=failures_by_kb(patches, latest),
             failures_by_server=failures_by_server(patches, latest),
+            failure_summary=failure_summary(failed),
+            hresults=hresults_seen(patches),
         )
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from reporter import __version__
+from reporter.compliance import failure_summary, hresults_seen
 from reporter.model import (
     COMPLIANCE_STATUSES,
     COMPLIANT,
@@ -283,6 +284,8 @@ def make_model(
         .sort_values(ascending=False)
         .head(10)
         .astype("Int64"),
+        failure_summary=failure_summary(failed),
+        hresults=hresults_seen(patches),
         failures_by_server=failed.groupby("server_id", observed=True)["patch_key"]
         .nunique()
         .sort_values(ascending=False)

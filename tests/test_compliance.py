@@ -296,3 +296,22 @@ def test_last_success_and_latest_status(status):
     row = model.servers.iloc[0]
     assert row["latest_execution_status"] == status
     assert row["last_success"] == pd.Timestamp("2026-10-01T03:01:00Z")
+
+
+def test_hresults_and_failure_summary_are_model_figures():
+    reboot = "Result Code: 2, HResult: 0x00240005"
+    model = build(
+        [
+            execution("WEB01", "VA1-1", "2026-10-01 03:00", [(KB_A, FAIL), (KB_B, reboot)]),
+            execution("WEB02", "VA1-2", "2026-10-01 03:00", [(KB_A, FAIL)]),
+        ]
+    )
+    assert model.hresults["hresult"].tolist() == ["0x00240005", "0x80240022"]
+    assert model.hresults["attempts"].tolist() == [1, 2]
+    [row] = model.failure_summary.to_dict("records")
+    assert (row["patch_key"], row["hresult"], row["servers"], row["attempts"]) == (
+        "KB5031362",
+        "0x80240022",
+        2,
+        2,
+    )

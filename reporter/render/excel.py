@@ -399,10 +399,11 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
         row += 1
     row += 1
     sheet.write_string(row, 0, "HRESULTs in this report", styles.section)
-    sheet.write_row(row + 1, 0, ["HRESULT", "Name", "Meaning"], styles.header)
+    sheet.write_row(row + 1, 0, ["HRESULT", "Name", "Meaning", "Attempts"], styles.header)
     row += 2
-    for hresult, name, meaning in hresults_seen(model):
-        sheet.write_row(row, 0, [hresult, name, meaning])
+    for entry in model.hresults.itertuples(index=False):
+        texts = [neutralise("" if pd.isna(v) else str(v)) for v in entry[:3]]
+        sheet.write_row(row, 0, [*texts, int(entry.attempts)])
         row += 1
     row += 1
     sheet.write_string(row, 0, "Compliance rules", styles.section)
@@ -412,22 +413,6 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     row += 2
     sheet.write_string(row, 0, "Outcome of a patch attempt", styles.section)
     sheet.write_string(row + 1, 0, OUTCOME_RULE)
-    row += 1
-    row += 2
+    row += 3
     sheet.write_string(row, 0, "Data source", styles.section)
     sheet.write_string(row + 1, 0, neutralise(model.meta.data_source))
-
-
-def hresults_seen(model: ReportModel) -> list[tuple[str, str, str]]:
-    """The distinct (HRESULT, name, meaning) of the patches and failed frames, neutralised."""
-    columns = ["hresult", "hresult_name", "hresult_meaning"]
-    frames = [f for f in (model.patches, model.failed) if set(columns) <= set(f.columns)]
-    if not frames:
-        return []
-    # Distinct first (cheap on the categorical columns), then as plain values.
-    seen = pd.concat([f[columns].drop_duplicates().astype(object) for f in frames])
-    seen = seen[seen["hresult"].notna()].drop_duplicates("hresult").sort_values("hresult")
-    return [
-        tuple(neutralise("" if pd.isna(v) else str(v)) for v in row)
-        for row in seen.itertuples(index=False)
-    ]

@@ -16,8 +16,6 @@ from reporter.render.view import (
     build_view,
     capped,
     columns_with,
-    failure_summary,
-    hresults_seen,
     records,
     template_context,
 )
@@ -83,7 +81,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
         "failure-summary": capped(
             "failure-summary",
             FAILURE_SUMMARY_COLUMNS,
-            failure_summary(model),
+            model.failure_summary,
             TOP,
             "patch and error combinations; every failed attempt is listed below.",
             empty="No patch failed.",
@@ -187,7 +185,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
                 Column("hresult_name", "Name", width="34%"),
                 Column("hresult_meaning", "Meaning", width="50%"),
             ],
-            records(hresults_seen(model)),
+            records(model.hresults),
             0,
             interactive=False,
         ),

@@ -29,8 +29,6 @@ from reporter.render.view import (
     Table,
     build_view,
     capped,
-    failure_summary,
-    hresults_seen,
     records,
     template_context,
 )
@@ -157,7 +155,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         "failure-summary": capped(
             "failure-summary",
             FAILURE_SUMMARY_COLUMNS,
-            failure_summary(model),
+            model.failure_summary,
             TOP,
             "patch and error combinations, most servers first.",
             empty="No patch failed.",
@@ -237,7 +235,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
                 Column("hresult_name", "Name", width="34%"),
                 Column("hresult_meaning", "Meaning", width="50%"),
             ],
-            records(hresults_seen(model)),
+            records(model.hresults),
             0,
         ),
     }

@@ -126,26 +126,6 @@ def attribute_columns(model: ReportModel) -> list[Column]:
     return [Column(name, name) for name in model.attribute_columns]
 
 
-def failure_summary(model: ReportModel) -> pd.DataFrame:
-    """Failed attempts grouped by patch and error, most servers first (presentation only)."""
-    failed = model.failed
-    if failed.empty:
-        return pd.DataFrame(columns=["patch_key", "title", "result", "hresult"])
-    keys = ["patch_key", "result", "hresult"]
-    grouped = failed.groupby(keys, observed=True, dropna=False, sort=False)
-    summary = grouped.agg(
-        title=("title", "first"),
-        kb=("kb", "first"),
-        result_code=("result_code", "first"),
-        result_meaning=("result_meaning", "first"),
-        hresult_name=("hresult_name", "first"),
-        hresult_meaning=("hresult_meaning", "first"),
-        servers=("server_id", "nunique"),
-        attempts=("server_id", "size"),
-    ).reset_index()
-    return summary.sort_values(["servers", "attempts", "patch_key"], ascending=[False, False, True])
-
-
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
     """The executive summary's tiles: label, value, detail line and status class."""
     k = model.kpis
@@ -277,16 +257,6 @@ def build_view(
         rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE},
         facts=title_facts(model),
     )
-
-
-def hresults_seen(model: ReportModel) -> pd.DataFrame:
-    """The distinct HRESULTs among failed attempts, for the methodology's code list."""
-    columns = ["hresult", "hresult_name", "hresult_meaning"]
-    failed = model.failed
-    if failed.empty:
-        return pd.DataFrame(columns=columns)
-    seen = failed[columns].dropna(subset=["hresult"]).astype(object)
-    return seen.drop_duplicates("hresult").sort_values("hresult")
 
 
 def columns_with(base: Sequence[Column], model: ReportModel) -> list[Column]:
