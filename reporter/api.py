@@ -4,6 +4,7 @@ Shared by the network client (:mod:`reporter.client`) and the evidence archive r
 (:mod:`reporter.evidence`), so both apply the same rules to the same responses.
 """
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,56 @@ FINAL_STATUSES = frozenset(
     {"completed", "complete", "success", "succeeded", "done"}
     | {"failed", "failure", "error", "errored"}
 )
+
+
+# A JSON escape of a UTF-16 surrogate (\ud800-\udfff): a pair is one character, a lone one
+# decodes to a str that no UTF-8 writer accepts.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def decode_json(body: bytes | str) -> Any:
+    """Decode a JSON body the way every reader of API answers must: hostile input is a ValueError.
+
+    Nesting too deep for the decoder (``[[[...]]]`` ten thousand levels down) raises
+    ValueError, not RecursionError, and a lone surrogate (``"\\ud800"``) in a string or key
+    becomes U+FFFD, so that no report writer fails on it later.
+
+    >>> decode_json(b'{"status": "\\ud800ok"}')
+    {'status': '\ufffdok'}
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+        data = _without_lone_surrogates(data)
+    return data
+
+
+def _fix_text(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _without_lone_surrogates(data: Any) -> Any:
+    """``data`` with every string (keys too) made encodable; iterative, so depth is no risk."""
+    root = [data]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            container[key] = _fix_text(value)
+        elif isinstance(value, list):
+            stack.extend((value, index) for index in range(len(value)))
+        elif isinstance(value, dict):
+            fixed = {
+                _fix_text(name) if isinstance(name, str) else name: item
+                for name, item in value.items()
+            }
+            container[key] = fixed
+            stack.extend((fixed, name) for name in fixed)
+    return root[0]
 
 
 def id_problem(account_alias: str, server_id: str, execution_id: str | None) -> str | None:

@@ -11,7 +11,6 @@ failure (the API refuses a fresh token) or Ctrl-C stops the whole fetch.
 """
 
 import concurrent.futures
-import json
 import logging
 import random
 import threading
@@ -27,6 +26,7 @@ from reporter.api import (
     FetchStats,
     Outcome,
     collect,
+    decode_json,
     detail_path,
     field_value,
     plan_discovery,
@@ -192,7 +192,7 @@ class PatchingClient:
 
     def _login_answer(self, content: bytes) -> tuple[str, LoginInfo]:
         try:
-            data = json.loads(content)
+            data = decode_json(content)
         except ValueError:
             data = None
         token = field_value(data, "bearerToken")
@@ -280,8 +280,9 @@ class PatchingClient:
         self, target: Target, execution_id: str, discovered: bool
     ) -> FetchedExecution | Problem:
         alias, server = target.account_alias, target.server_id
+        url = self.api_url + detail_path(alias, server, execution_id)
         if self.evidence is not None:
-            saved = self.evidence.reusable(alias, server, execution_id)
+            saved = self.evidence.reusable(alias, server, execution_id, url)
             if saved is not None:
                 with self._reused_lock:
                     self._reused += 1
@@ -295,7 +296,6 @@ class PatchingClient:
                     target.line,
                     discovered,
                 )
-        url = self.api_url + detail_path(alias, server, execution_id)
         reply = self.transport.get(url, "execution not found")
         if not reply.ok:
             return Problem(reply.kind, reply.reason, target.line, alias, server, execution_id)

@@ -33,6 +33,7 @@ from reporter.api import (
     FetchStats,
     Outcome,
     collect,
+    decode_json,
     detail_path,
     id_problem,
     is_final,
@@ -133,7 +134,7 @@ class EvidenceStore:
         listed: dict[str, dict[str, Any]] = {}
         if self.manifest_path.is_file():
             try:
-                entries = json.loads(self.manifest_path.read_bytes())["entries"]
+                entries = decode_json(self.manifest_path.read_bytes())["entries"]
                 listed = {
                     entry["path"]: entry
                     for entry in entries
@@ -161,7 +162,7 @@ class EvidenceStore:
                 self._put(relative, entry)
                 continue
             try:
-                payload = json.loads(data)
+                payload = decode_json(data)
             except ValueError:
                 # Only a power cut leaves one of our bodies like this: fetch it again.
                 log.warning("evidence file %s is not JSON; not reused", file)
@@ -195,7 +196,7 @@ class EvidenceStore:
         if execution_id is not None:
             if payload is None:
                 try:
-                    payload = json.loads(data)
+                    payload = decode_json(data)
                 except ValueError:
                     payload = None
             status = payload_status(payload)
@@ -251,9 +252,13 @@ class EvidenceStore:
             self.flush()
 
     def reusable(
-        self, account_alias: str, server_id: str, execution_id: str
+        self, account_alias: str, server_id: str, execution_id: str, url: str | None = None
     ) -> SavedExecution | None:
-        """A saved detail that is finished (completed or failed) and intact, else None."""
+        """A saved detail that is finished (completed or failed) and intact, else None.
+
+        ``url`` is where it would be fetched from: it fills in the URL of an entry adopted
+        from a killed run that had not written its manifest yet.
+        """
         relative = relative_path(account_alias, server_id, execution_id)
         with self._lock:
             entry = self._entries.get(relative)
@@ -261,11 +266,15 @@ class EvidenceStore:
             return None
         try:
             data = (self.path / relative).read_bytes()
-            payload = json.loads(data)
+            payload = decode_json(data)
         except (OSError, ValueError):
             return None
         if sha256_hex(data) != entry.get("sha256") or not is_final(payload):
             return None
+        if not entry.get("url") and url:
+            with self._lock:
+                self._put(relative, {**entry, "url": url})
+            entry = {**entry, "url": url}
         fetched_at = parse_time(entry.get("fetched_at")) or datetime.now(UTC)
         return SavedExecution(payload, entry.get("url") or "", fetched_at)
 
@@ -360,7 +369,7 @@ def _open_archive(archive_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]]:
             f"{archive_dir} is not an evidence archive: no {MANIFEST} in it or in evidence/"
         )
     try:
-        document = json.loads(manifest.read_bytes())
+        document = decode_json(manifest.read_bytes())
         entries = document["entries"]
         index = {
             entry["path"]: entry
@@ -386,7 +395,7 @@ def _archived_body(
     if sha256_hex(data) != entry.get("sha256"):
         return None, (FETCH_FAILED, CHANGED)
     try:
-        return json.loads(data), None
+        return decode_json(data), None
     except ValueError:
         return None, (NOT_JSON, "the evidence file is not JSON")
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+
 def _process_umask() -> int:
     """The process umask, read without changing it (``os.umask`` can only set and return)."""
     try:

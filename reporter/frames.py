@@ -275,9 +275,13 @@ def with_attributes(frame: pd.DataFrame, servers: ServerTable) -> pd.DataFrame:
     """``frame`` with the inventory attribute columns of each row's server (``_server``)."""
     rows = frame["_server"].to_numpy()
     frame = frame.copy(deep=False)  # new columns only: the existing ones are shared, not copied
-    for name in servers.attributes:
-        frame[name] = servers.column(name, rows)
-    return frame
+    added = {name: servers.column(name, rows) for name in servers.attributes}
+    if not added:
+        return frame
+    # One concat, not one insert per attribute: inserts cost O(columns) each, and an inventory
+    # with thousands of attribute columns then took minutes.
+    kept = frame.drop(columns=[name for name in added if name in frame.columns])
+    return pd.concat([kept, pd.DataFrame(added, index=frame.index)], axis=1)
 
 
 def public(frame: pd.DataFrame, columns: Sequence[str], servers: ServerTable) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 import email.utils
 import errno
-import json
 import logging
 import random
 import threading
@@ -16,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from reporter import __version__
+from reporter.api import decode_json
 from reporter.auth import TokenKeeper
 from reporter.errors import AuthenticationError
 from reporter.logs import redact
@@ -95,7 +95,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 def api_message(body: bytes, limit: int = 200) -> str:
     """The ``message`` of a JSON error body, cut to ``limit`` characters ('' if none)."""
     try:
-        data = json.loads(body)
+        data = decode_json(body)
     except ValueError:
         return ""
     if isinstance(data, dict):
@@ -306,7 +306,7 @@ class Transport:
             kind = FETCH_FAILED
             if status == 200:
                 try:
-                    return Reply(payload=json.loads(body), body=body)
+                    return Reply(payload=decode_json(body), body=body)
                 except ValueError:
                     kind = NOT_JSON
                     failure = f"first bytes {body[:16]!r}" + ("..." if len(body) > 16 else "")

@@ -348,10 +348,15 @@ def load_inventory(path: str | Path) -> Inventory:
         hashing = _HashingReader(handle)
         buffered = io.BufferedReader(hashing)
         head = buffered.peek(8192)
-        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise InventoryError(
-                f"inventory file {path} is UTF-16 text, not UTF-8; save it as UTF-8 CSV"
-            )
+        # The UTF-32 little-endian BOM starts with the UTF-16 one: test it first.
+        for width, boms in (
+            (32, (b"\xff\xfe\0\0", b"\0\0\xfe\xff")),
+            (16, (b"\xff\xfe", b"\xfe\xff")),
+        ):
+            if head.startswith(boms):
+                raise InventoryError(
+                    f"inventory file {path} is UTF-{width} text, not UTF-8; save it as UTF-8 CSV"
+                )
         if b"\0" in head:  # binary: say so rather than report its first non-UTF-8 byte
             raise _not_csv(path)
         text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")

@@ -38,7 +38,8 @@ def configure(debug: bool) -> None:
     root.propagate = False
     # WeasyPrint reports every screen-only CSS rule it skips in print: noise for a user.
     logging.getLogger("weasyprint").setLevel(logging.DEBUG if debug else logging.ERROR)
-    if debug:
-        urllib3_log = logging.getLogger("urllib3")
-        urllib3_log.handlers[:] = [handler]
-        urllib3_log.setLevel(logging.DEBUG)
+    # urllib3's connection log only under --debug; reset it otherwise, so a second in-process
+    # run does not keep writing to the stream of an earlier one.
+    urllib3_log = logging.getLogger("urllib3")
+    urllib3_log.handlers[:] = [handler] if debug else []
+    urllib3_log.setLevel(logging.DEBUG if debug else logging.WARNING)

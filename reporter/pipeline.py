@@ -1,7 +1,6 @@
 """The stages of a run in order: inventory, login, fetch, report model, renderers, delivery."""
 
 import hashlib
-import json
 import logging
 import secrets
 import time
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reporter.api import decode_json
 from reporter.client import PatchingClient, check_url, credentials_from_env
 from reporter.config import RunSettings
 from reporter.deliver import (
@@ -123,6 +123,9 @@ def run(
             generated_at=generated_at,
             default_alias=default_alias,
         )
+        # The decoded payloads hold more memory than the model built from them: let them go
+        # before the renderers (the PDF above all) need memory.
+        del result
     written = render_all(model, settings, manifest_path, timings)
     print_summary(model, written, stdout)
     if delivery:
@@ -258,7 +261,7 @@ def archive_manifest(archive: Path) -> Path:
 def archive_alias(archive: Path) -> str | None:
     """The account alias an archive was fetched under, when it holds exactly one."""
     try:
-        entries = json.loads(archive_manifest(archive).read_text(encoding="utf-8"))["entries"]
+        entries = decode_json(archive_manifest(archive).read_bytes())["entries"]
         aliases = {entry.get("account_alias") for entry in entries} - {None}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
