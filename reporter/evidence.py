@@ -256,13 +256,17 @@ class EvidenceStore:
     ) -> SavedExecution | None:
         """A saved detail that is finished (completed or failed) and intact, else None.
 
-        ``url`` is where it would be fetched from: it fills in the URL of an entry adopted
+        ``url`` is where it would be fetched from. A detail saved from another URL (another
+        API, say a test system, writing into the same folder) is not reused: the report must
+        show the data of the API it names. ``url`` also fills in the URL of an entry adopted
         from a killed run that had not written its manifest yet.
         """
         relative = relative_path(account_alias, server_id, execution_id)
         with self._lock:
             entry = self._entries.get(relative)
         if entry is None or entry.get("execution_status") is None:
+            return None
+        if url and entry.get("url") and entry["url"] != url:
             return None
         try:
             data = (self.path / relative).read_bytes()

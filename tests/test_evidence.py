@@ -113,6 +113,19 @@ def test_a_rerun_reuses_finished_executions_and_refetches_running_ones(sim_facto
     assert [e.payload for e in second.executions] == [e.payload for e in first.executions]
 
 
+def test_evidence_from_another_api_is_not_reused(sim_factory, tmp_path):
+    fleet = Fleet.generate(servers=10, executions_per_server=1, seed=32)
+    targets = targets_for(fleet.executions)
+    fetch_into(tmp_path, sim_factory(fleet), targets)
+    other = sim_factory(fleet)  # the same data at another address: another API
+    second, store = fetch_into(tmp_path, other, targets)
+    assert second.stats.reused == 0
+    assert detail_requests(other) == len(fleet.executions)
+    assert {entry["url"].split("/rest/")[0] for entry in store.entries} == {
+        other.api_url.split("/rest")[0]
+    }
+
+
 def test_an_interrupted_run_is_recovered_from_the_files(sim_factory, tmp_path):
     fleet = Fleet.generate(servers=10, executions_per_server=2, seed=37)
     sim = sim_factory(fleet)
