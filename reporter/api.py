@@ -260,11 +260,12 @@ def screen_targets(targets: Sequence[Target]) -> tuple[list[Outcome], list[int],
     Returns:
         (outcomes, to_fetch, explicit): one outcome list per target (a problem for the
         settled ones, empty for the rest), the indexes still to fetch, and the keys
-        (alias, server, execution) of every explicitly listed execution.
+        (alias, server, execution), upper-cased, of every explicitly listed execution.
     """
     outcomes: list[Outcome] = [[] for _ in targets]
     to_fetch: list[int] = []
     lines: dict[ExecutionKey, int | None] = {}
+    servers: dict[tuple[str, str], int | None] = {}
     for index, target in enumerate(targets):
         ids = (target.account_alias, target.server_id, target.execution_id)
         reason = id_problem(*ids)
@@ -272,14 +273,20 @@ def screen_targets(targets: Sequence[Target]) -> tuple[list[Outcome], list[int],
             texts = (None if value is None else str(value) for value in ids)
             outcomes[index] = [Problem(INVALID_ROW, reason, target.line, *texts)]
             continue
-        if target.execution_id is not None:
-            key = (target.account_alias, target.server_id, target.execution_id)
-            if key in lines:
-                where = f" on line {lines[key]}" if lines[key] is not None else ""
-                reason = f"the same execution is listed{where}"
-                outcomes[index] = [Problem(DUPLICATE_ROW, reason, target.line, *key)]
-                continue
-            lines[key] = target.line
+        # IDs compare case-insensitively, as the API matches them; only now, with every row's
+        # alias resolved, can rows that differed only by a missing alias be seen as repeats.
+        server = (target.account_alias.upper(), target.server_id.upper())
+        if target.execution_id is None:
+            seen, what = servers, server
+        else:
+            seen, what = lines, (*server, target.execution_id.upper())
+        if what in seen:
+            where = f" on line {seen[what]}" if seen[what] is not None else ""
+            thing = "execution" if target.execution_id else "server (without an execution ID)"
+            reason = f"the same {thing} is listed{where}"
+            outcomes[index] = [Problem(DUPLICATE_ROW, reason, target.line, *ids)]
+            continue
+        seen[what] = target.line
         to_fetch.append(index)
     return outcomes, to_fetch, frozenset(lines)
 
@@ -307,7 +314,7 @@ def plan_discovery(
     new = [
         entry.execution_id
         for entry in chosen
-        if (alias, server, entry.execution_id) not in explicit
+        if (alias.upper(), server.upper(), entry.execution_id.upper()) not in explicit
     ]
     if not new:
         reason = "every execution it selects is listed on its own row"

@@ -239,6 +239,7 @@ def test_every_target_ends_in_exactly_one_place(sim_factory):
         Target("O/SD", listed[0].server_id, "VA1-1", line + 6),
         Target(listed[1].account, listed[1].server_id, listed[1].execution_id, line + 7),
         Target("OSD", listed[2].server_id, None, line + 8),  # its latest is listed already
+        Target("OSD", servers[0].lower(), None, line + 9),  # the server of line + 0 again
     ]
     result = client_for(sim).fetch(targets + extra, period=None)
 
@@ -268,12 +269,17 @@ def test_every_target_ends_in_exactly_one_place(sim_factory):
         INVALID_ROW,
         DUPLICATE_ROW,
         DUPLICATE_ROW,
+        DUPLICATE_ROW,
     ]
     assert (
         outcomes[line + 2][0].reason == "execution not found (HTTP 404: Patch execution not found.)"
     )
     assert outcomes[line + 3][0].reason == "server not found (HTTP 404: Server not found.)"
     assert outcomes[line + 7][0].reason == f"the same execution is listed on line {targets[1].line}"
+    assert outcomes[line + 9][0].reason == (
+        f"the same server (without an execution ID) is listed on line {line}"
+    )
+    assert sim.stats.snapshot()["by_kind"]["summary"] == 4  # not 5: the repeat is not fetched
     assert result.stats.requests == sim.stats.snapshot()["by_kind"].get(
         "detail", 0
     ) + sim.stats.snapshot()["by_kind"].get("summary", 0)
