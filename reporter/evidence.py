@@ -112,6 +112,10 @@ class EvidenceStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
+        # Folders this store creates, deepest first: removed again if the run saves nothing.
+        self._created = [
+            folder for folder in (self.path, *self.path.parents) if not folder.exists()
+        ]
         self.path.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.path / MANIFEST
         self._entries: dict[str, dict[str, Any]] = {}
@@ -303,8 +307,17 @@ class EvidenceStore:
                 handle.write(text.encode("utf-8"))
 
     def close(self) -> None:
-        """Write the final manifest."""
-        self.flush()
+        """Write the final manifest; leave nothing behind if nothing was saved."""
+        with self._lock:
+            empty = not self._entries
+        if not empty or self.manifest_path.exists():
+            self.flush()
+            return
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or not ours to remove): keep it and its parents
+                break
 
     def manifest_sha256(self) -> str:
         """SHA-256 of the manifest file's bytes (call after :meth:`close`)."""

@@ -261,3 +261,20 @@ def test_reports_are_readable_as_ordinary_files(tmp_path, fleet, sim_factory, cr
     for path in (tmp_path / "out").rglob("*"):
         if path.is_file():
             assert path.stat().st_mode & 0o777 == FILE_MODE, path
+
+
+def test_refused_token_stops_the_run_and_leaves_nothing(
+    tmp_path, fleet, sim_factory, monkeypatch, capsys
+):
+    sim = sim_factory(fleet)
+    for name in ("CLC_USER", "CLC_PASSWORD", "CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLC_BEARER_TOKEN", "tok-refused-4711")
+    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
+    code, _ = run_cli(
+        ["run", str(inventory), "--out", str(tmp_path / "out"), "--account", "OSD", *urls(sim)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "tok-refused-4711" not in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
