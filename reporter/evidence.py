@@ -293,9 +293,11 @@ class EvidenceStore:
             return [dict(self._entries[key]) for key in sorted(self._entries)]
 
     def flush(self) -> None:
-        """Rewrite manifest.json (atomically) with every body saved so far."""
+        """Rewrite manifest.json (atomically) with every body saved so far (none: no file)."""
         with self._flush_lock:
             with self._lock:
+                if not self._lines and not self.manifest_path.exists():
+                    return
                 lines = [self._lines[key] for key in sorted(self._lines)]
                 self._unflushed = 0
                 self._last_flush = self._clock()
@@ -308,10 +310,8 @@ class EvidenceStore:
 
     def close(self) -> None:
         """Write the final manifest; leave nothing behind if nothing was saved."""
-        with self._lock:
-            empty = not self._entries
-        if not empty or self.manifest_path.exists():
-            self.flush()
+        self.flush()
+        if self.manifest_path.exists():
             return
         for folder in self._created:
             try:
