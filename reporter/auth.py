@@ -1,12 +1,12 @@
 """Credentials, safe URLs, and the bearer token the fetch workers share."""
 
-import ipaddress
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from reporter.errors import AuthenticationError, InsecureUrlError, UsageError
+from reporter.hosts import is_loopback
 from reporter.logs import register_secret
 
 CREDENTIAL_HELP = (
@@ -100,16 +100,6 @@ def check_url(url: str, what: str) -> str:
             "(plain http:// is allowed only for loopback hosts)"
         )
     return url.strip().rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine: localhost, 127.0.0.0/8 or ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class TokenKeeper:

@@ -6,7 +6,6 @@ the system's CAs, or against ``REPORTER_SMTP_CAFILE`` for a relay with an intern
 ``none`` (no TLS at all) is allowed only for a relay on this machine (loopback).
 """
 
-import ipaddress
 import mimetypes
 import re
 import smtplib
@@ -20,6 +19,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from reporter.errors import ConfigError, DeliveryError, UsageError
+from reporter.hosts import is_loopback
 from reporter.logs import redact, register_secret
 from reporter.model import NON_COMPLIANT, ReportModel
 
@@ -124,16 +124,6 @@ def parse_number(name: str, text: str, default: float, kind: type) -> float:
         return kind(text)
     except ValueError:
         raise ConfigError(f"{name} is {text!r}: not a number") from None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_recipients(text: str) -> list[str]:
