@@ -20,11 +20,18 @@ from reporter.problems import (
     NO_EXECUTIONS,
     Problem,
 )
-from reporter.records import FetchedExecution, Period, Target
-
-ALIAS_PATTERN = re.compile(r"[A-Za-z0-9]{1,32}")
-SERVER_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-EXECUTION_PATTERN = re.compile(r"(?=.{1,32}$)[A-Za-z]+[0-9]-[0-9]+")
+from reporter.records import (
+    ALIAS_PATTERN,
+    EXECUTION_ID_PATTERN,
+    MAX_ALIAS,
+    MAX_EXECUTION_ID,
+    MAX_SERVER_ID,
+    SERVER_ID_PATTERN,
+    FetchedExecution,
+    Period,
+    Target,
+    valid_id,
+)
 
 # Execution statuses that will not change any more: such a saved detail can be reused.
 FINAL_STATUSES = frozenset(
@@ -91,12 +98,12 @@ def id_problem(account_alias: str, server_id: str, execution_id: str | None) -> 
     >>> id_problem("OSD", "a/b", None)
     "server ID 'a/b' may only contain letters, digits and '-'"
     """
-    if not isinstance(account_alias, str) or not ALIAS_PATTERN.fullmatch(account_alias):
+    if not valid_id(ALIAS_PATTERN, MAX_ALIAS, account_alias):
         return f"account alias {shorten(account_alias)} may only contain letters and digits"
-    if not isinstance(server_id, str) or not SERVER_PATTERN.fullmatch(server_id):
+    if not valid_id(SERVER_ID_PATTERN, MAX_SERVER_ID, server_id):
         return f"server ID {shorten(server_id)} may only contain letters, digits and '-'"
-    if execution_id is not None and (
-        not isinstance(execution_id, str) or not EXECUTION_PATTERN.fullmatch(execution_id)
+    if execution_id is not None and not valid_id(
+        EXECUTION_ID_PATTERN, MAX_EXECUTION_ID, execution_id
     ):
         return (
             f"execution ID {shorten(execution_id)} is not letters, a digit, '-' and digits "
@@ -218,7 +225,7 @@ def summary_entries(payload: Any) -> tuple[list[SummaryEntry], list[str]]:
     bad: list[str] = []
     for item in payload:
         execution_id = field_value(item, "execution_id")
-        if not isinstance(execution_id, str) or not EXECUTION_PATTERN.fullmatch(execution_id):
+        if not valid_id(EXECUTION_ID_PATTERN, MAX_EXECUTION_ID, execution_id):
             bad.append(f"the server summary lists an unusable execution ID {shorten(execution_id)}")
             continue
         entries.append(SummaryEntry(execution_id, parse_time(field_value(item, "start_time"))))

@@ -30,6 +30,14 @@ from typing import BinaryIO
 
 from reporter.errors import InventoryError
 from reporter.problems import DUPLICATE_ROW, INVALID_ROW, Problem
+from reporter.records import (
+    ALIAS_PATTERN,
+    EXECUTION_ID_PATTERN,
+    MAX_ALIAS,
+    MAX_EXECUTION_ID,
+    MAX_SERVER_ID,
+    SERVER_ID_PATTERN,
+)
 
 # Accepted header names for each field (SPEC 2); spaces, "_" and "-" are ignored when matching.
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -38,17 +46,11 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "account_alias": ("account_alias", "alias", "account", "accountalias"),
 }
 FIELD_LIMIT = 64 * 1024  # characters in one value; a larger one makes its row a problem
-MAX_SERVER_ID = 64
-MAX_EXECUTION_ID = 32
-MAX_ALIAS = 32
 # Reading stops at this many characters per physical line, so a file without line breaks
 # cannot fill the memory; the rest of such a line is skipped and its row is a problem.
 LINE_LIMIT = 1024 * 1024
 _SCAN_LIMIT = 64 * 1024 * 1024  # how far to look for the first non-UTF-8 byte to report it
 
-_SERVER_ID = re.compile(r"[A-Za-z0-9-]+")
-_EXECUTION_ID = re.compile(r"[A-Za-z]+[0-9]-[0-9]+")
-_ALIAS = re.compile(r"[A-Za-z0-9]+")
 _FIELD_WORDS = {
     "server_id": "server",
     "execution_id": "execution",
@@ -279,19 +281,19 @@ def _id_problems(server: str, execution: str, alias: str) -> list[str]:
         reasons.append("no server ID")
     elif len(server) > MAX_SERVER_ID:
         reasons.append(f"server ID is {len(server)} characters long; the limit is {MAX_SERVER_ID}")
-    elif not _SERVER_ID.fullmatch(server):
+    elif not SERVER_ID_PATTERN.fullmatch(server):
         reasons.append(f"server ID {_shown(server)} may only contain letters, digits and '-'")
     if len(execution) > MAX_EXECUTION_ID:
         reasons.append(
             f"execution ID is {len(execution)} characters long; the limit is {MAX_EXECUTION_ID}"
         )
-    elif execution and not _EXECUTION_ID.fullmatch(execution):
+    elif execution and not EXECUTION_ID_PATTERN.fullmatch(execution):
         reasons.append(
             f"execution ID {_shown(execution)} is not letters+digit-digits (like VA1-132457)"
         )
     if len(alias) > MAX_ALIAS:
         reasons.append(f"account alias is {len(alias)} characters long; the limit is {MAX_ALIAS}")
-    elif alias and not _ALIAS.fullmatch(alias):
+    elif alias and not ALIAS_PATTERN.fullmatch(alias):
         reasons.append(f"account alias {_shown(alias)} may only contain letters and digits")
     return reasons
 

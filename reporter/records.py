@@ -7,6 +7,20 @@ from typing import Any
 
 from reporter.errors import UsageError
 
+# What an ID may look like: the inventory checks rows against these, and the client checks
+# again before an ID becomes part of a request path.
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9]+")
+SERVER_ID_PATTERN = re.compile(r"[A-Za-z0-9-]+")
+EXECUTION_ID_PATTERN = re.compile(r"[A-Za-z]+[0-9]-[0-9]+")  # e.g. VA1-132457
+MAX_ALIAS = 32
+MAX_SERVER_ID = 64
+MAX_EXECUTION_ID = 32
+
+
+def valid_id(pattern: re.Pattern, limit: int, value: object) -> bool:
+    """Whether ``value`` is a string of at most ``limit`` characters that ``pattern`` matches."""
+    return isinstance(value, str) and len(value) <= limit and bool(pattern.fullmatch(value))
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
