@@ -30,14 +30,11 @@ from reporter.records import (
     FetchedExecution,
     Period,
     Target,
+    normalise_status,
     valid_id,
 )
 
 # Execution statuses that will not change any more: such a saved detail can be reused.
-FINAL_STATUSES = frozenset(
-    {"completed", "complete", "success", "succeeded", "done"}
-    | {"failed", "failure", "error", "errored"}
-)
 
 
 # A JSON escape of a UTF-16 surrogate (\ud800-\udfff): a pair is one character, a lone one
@@ -195,7 +192,7 @@ def payload_status(payload: Any) -> str | None:
 
 def is_final(payload: Any) -> bool:
     """Whether a saved execution detail has reached a status that will not change."""
-    return payload_status(payload) in FINAL_STATUSES
+    return normalise_status(payload_status(payload)) in ("completed", "failed")
 
 
 @dataclass(frozen=True, slots=True)

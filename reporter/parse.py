@@ -20,15 +20,9 @@ import numpy as np
 import pandas as pd
 
 from reporter.problems import BAD_PAYLOAD, Problem
-from reporter.records import FetchedExecution
+from reporter.records import FetchedExecution, normalise_status
 
 STATUSES = ["pending", "running", "completed", "failed", "unknown"]
-STATUS_SYNONYMS = {
-    **dict.fromkeys(["completed", "complete", "success", "succeeded", "done"], "completed"),
-    **dict.fromkeys(["running", "in progress", "inprogress", "started", "executing"], "running"),
-    **dict.fromkeys(["pending", "queued", "scheduled", "waiting"], "pending"),
-    **dict.fromkeys(["failed", "failure", "error", "errored"], "failed"),
-}
 
 # Canonical field -> the spellings accepted for it, compared after removing case, "_", "-"
 # and spaces (so execution_id, Execution_id, EXECUTION_ID and executionId all match).
@@ -48,7 +42,6 @@ PATCH_FIELDS = {
     "end_time": ("endtime",),
 }
 _KEY_NOISE = re.compile(r"[_\-\s]")
-_STATUS_NOISE = re.compile(r"[_\-]")  # "in_progress", "In-Progress" and "in progress" alike
 MAX_PATCH_COUNT = 1_000_000  # a larger "count" is not one
 _CACHE_LIMIT = 4096  # distinct key layouts remembered; real payloads have a handful
 
@@ -394,17 +387,6 @@ def parse_times(
             shown = raw if len(raw) <= 40 else raw[:37] + "..."
             batch.note(int(owners[position]), f"{label} {shown!r} is not a date and time")
     return parsed
-
-
-def normalise_status(raw: Any) -> str:
-    """One status value as ``pending``, ``running``, ``completed``, ``failed`` or ``unknown``.
-
-    >>> normalise_status(" In_Progress ")
-    'running'
-    """
-    if not isinstance(raw, str):
-        return "unknown"
-    return STATUS_SYNONYMS.get(" ".join(_STATUS_NOISE.sub(" ", raw).lower().split()), "unknown")
 
 
 def parse_duration(text: str | None) -> int | None:

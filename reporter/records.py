@@ -1,4 +1,4 @@
-"""Plain values passed between stages: what to fetch, what was fetched, and the period."""
+"""Plain values passed between stages: IDs and statuses, what to fetch and what was fetched."""
 
 import re
 from dataclasses import dataclass
@@ -15,6 +15,27 @@ EXECUTION_ID_PATTERN = re.compile(r"[A-Za-z]+[0-9]-[0-9]+")  # e.g. VA1-132457
 MAX_ALIAS = 32
 MAX_SERVER_ID = 64
 MAX_EXECUTION_ID = 32
+
+
+# Every spelling of an execution or patch status seen, and the canonical status it means.
+STATUS_SYNONYMS = {
+    **dict.fromkeys(["completed", "complete", "success", "succeeded", "done"], "completed"),
+    **dict.fromkeys(["running", "in progress", "inprogress", "started", "executing"], "running"),
+    **dict.fromkeys(["pending", "queued", "scheduled", "waiting"], "pending"),
+    **dict.fromkeys(["failed", "failure", "error", "errored"], "failed"),
+}
+_STATUS_NOISE = re.compile(r"[_\-]")  # "in_progress", "In-Progress" and "in progress" alike
+
+
+def normalise_status(raw: Any) -> str:
+    """One status value as ``pending``, ``running``, ``completed``, ``failed`` or ``unknown``.
+
+    >>> normalise_status(" In_Progress ")
+    'running'
+    """
+    if not isinstance(raw, str):
+        return "unknown"
+    return STATUS_SYNONYMS.get(" ".join(_STATUS_NOISE.sub(" ", raw).lower().split()), "unknown")
 
 
 def valid_id(pattern: re.Pattern, limit: int, value: object) -> bool:
