@@ -1,0 +1,10 @@
+#!/bin/sh
+# Regenerate the sample reports from the demo fleet, and the picture of the PDF's first page
+# that the README shows. Needs reporter installed, and pdftoppm (Debian's poppler-utils).
+set -eu
+cd "$(dirname "$0")"
+rm -f patch-compliance-* demo-inventory.csv first-page.png
+rm -rf evidence
+reporter demo --out .
+rm -rf evidence
+pdftoppm -png -r 70 -f 1 -l 1 -singlefile patch-compliance-*.pdf first-page
