@@ -8,7 +8,7 @@ latency, and fetches every execution of a 3,200-execution fleet:
   (c) one request at a time over a sample of 100 executions, extrapolated.
 
 Prints executions/s (median of the repeats) and the ratios a/b (target >= 0.9) and a/c
-(target >= 25). Usage::
+(target >= 25); ``run(quick)`` returns them as figures for ``run_all.py``. Usage::
 
     python benchmarks/bench_fetch.py            # the full run (a few minutes)
     python benchmarks/bench_fetch.py --quick    # 400 executions, one repeat
@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from figures import Figure
 from requests.adapters import HTTPAdapter
 
 from reporter.client import Credentials, PatchingClient
@@ -103,6 +104,91 @@ def serial_rate(token: str, urls: list[str]) -> float:
     return len(urls) / elapsed
 
 
+def measure(
+    servers: int,
+    repeats: int,
+    concurrency: int = 32,
+    latency_ms: float = 50.0,
+    sample: int = 100,
+    evidence_dir: str | None = None,
+) -> tuple[int, dict[str, float]]:
+    """Fetch a ``servers`` x 4 fleet each way ``repeats`` times; (executions, median rates)."""
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Queue(), context.Event()
+    child = context.Process(target=serve, args=(servers, 4, latency_ms, ready, stop))
+    child.start()
+    try:
+        api_url, login_url, keys = ready.get(timeout=120)
+        targets = [Target(alias, server, execution, None) for alias, server, execution in keys]
+        urls = [f"{api_url}/servers/{a}/server/{s}/patch/{e}" for a, s, e in keys]
+        token = requests.post(
+            login_url, json={"username": "demo", "password": "demo"}, timeout=10
+        ).json()["bearerToken"]
+        bare_rate(api_url, token, urls, concurrency)  # warm-up: the simulator's caches
+        rates: dict[str, list[float]] = {"a": [], "a+evidence": [], "b": [], "c": []}
+        for repeat in range(repeats):
+            rates["a"].append(client_rate(api_url, login_url, targets, concurrency, False))
+            rates["b"].append(bare_rate(api_url, token, urls, concurrency))
+            rates["a+evidence"].append(
+                client_rate(api_url, login_url, targets, concurrency, True, evidence_dir)
+            )
+            rates["c"].append(serial_rate(token, urls[:sample]))
+            print(
+                f"repeat {repeat + 1}: "
+                + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()),
+                file=sys.stderr,
+            )
+    finally:
+        stop.set()
+        child.join(timeout=10)
+    return len(targets), {name: statistics.median(values) for name, values in rates.items()}
+
+
+def run(quick: bool) -> list[Figure]:
+    """The SPEC 8 fetch figures: PatchingClient against the bare pool and one at a time."""
+    servers, repeats, sample = (100, 1, 30) if quick else (800, 3, 100)
+    count, median = measure(servers, repeats, sample=sample)
+    setting = f"{count:,} executions, 50 ms latency, concurrency 32"
+    bare = "bare requests pool"
+    return [
+        Figure(
+            "fetch",
+            f"PatchingClient, {setting}",
+            median["a"],
+            "exec/s",
+            median["b"],
+            bare,
+            ">= 0.9x bare pool",
+            median["a"] / median["b"] >= 0.9,
+            repeats,
+        ),
+        Figure(
+            "fetch",
+            "PatchingClient vs one at a time",
+            median["a"],
+            "exec/s",
+            median["c"],
+            f"serial ({sample} sampled)",
+            ">= 25x serial",
+            median["a"] / median["c"] >= 25,
+            repeats,
+        ),
+        Figure(
+            "fetch",
+            "PatchingClient + evidence files (as `reporter run` fetches)",
+            median["a+evidence"],
+            "exec/s",
+            median["b"],
+            bare,
+            ">= 0.9x bare pool",
+            median["a+evidence"] / median["b"] >= 0.9,
+            repeats,
+            note="the bare pool writes nothing; the client also writes every body to disk "
+            f"(in {tempfile.gettempdir()}) and keeps the manifest",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="400 executions, one repeat")
@@ -117,39 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     servers, repeats, sample = (100, 1, 30) if args.quick else (800, args.repeats, args.sample)
-
-    context = multiprocessing.get_context("spawn")
-    ready, stop = context.Queue(), context.Event()
-    child = context.Process(target=serve, args=(servers, 4, args.latency_ms, ready, stop))
-    child.start()
-    try:
-        api_url, login_url, keys = ready.get(timeout=120)
-        targets = [Target(alias, server, execution, None) for alias, server, execution in keys]
-        urls = [f"{api_url}/servers/{a}/server/{s}/patch/{e}" for a, s, e in keys]
-        token = requests.post(
-            login_url, json={"username": "demo", "password": "demo"}, timeout=10
-        ).json()["bearerToken"]
-        bare_rate(api_url, token, urls, args.concurrency)  # warm-up: the simulator's caches
-        rates: dict[str, list[float]] = {"a": [], "a+evidence": [], "b": [], "c": []}
-        for repeat in range(repeats):
-            rates["a"].append(client_rate(api_url, login_url, targets, args.concurrency, False))
-            rates["b"].append(bare_rate(api_url, token, urls, args.concurrency))
-            rates["a+evidence"].append(
-                client_rate(api_url, login_url, targets, args.concurrency, True, args.evidence_dir)
-            )
-            rates["c"].append(serial_rate(token, urls[:sample]))
-            print(
-                f"repeat {repeat + 1}: "
-                + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()),
-                file=sys.stderr,
-            )
-    finally:
-        stop.set()
-        child.join(timeout=10)
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    count, median = measure(
+        servers, repeats, args.concurrency, args.latency_ms, sample, args.evidence_dir
+    )
     ideal = args.concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     print(
-        f"fetch benchmark: {len(targets)} executions, latency {args.latency_ms:g} ms, "
+        f"fetch benchmark: {count} executions, latency {args.latency_ms:g} ms, "
         f"concurrency {args.concurrency}, median of {repeats}"
     )
     print(f"  ideal (concurrency / latency)        {ideal:8.0f} executions/s")

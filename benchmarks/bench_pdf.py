@@ -11,6 +11,7 @@
 import argparse
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from factories import make_model
+from figures import Figure
 
 from reporter.render import pdf as pdf_module
 from reporter.render.pdf import render_pdf
@@ -39,6 +41,61 @@ def timed(model, folder: Path, name: str, **options) -> float:
     render_pdf(model, folder / name, **options)
     CPU[name] = cpu_seconds() - cpu
     return time.perf_counter() - start
+
+
+def measure(servers: int, detail_servers: int, patches: int, repeats: int = 1) -> dict:
+    """Wall seconds (medians over ``repeats``) of the fleet PDF and of the appendix runs."""
+    walls: dict[str, list[float]] = {"fleet": [], "none": [], "all": [], "single": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        timed(make_model(servers=4), folder, "warm.pdf")  # imports, fonts
+        fleet = make_model(servers=servers)
+        model = make_model(servers=detail_servers, patches_per_server=patches)
+        for _ in range(repeats):
+            walls["fleet"].append(timed(fleet, folder, "fleet.pdf"))
+            walls["none"].append(timed(model, folder, "none.pdf"))
+            walls["all"].append(timed(model, folder, "all.pdf", detail="all"))
+            threshold = pdf_module.PARALLEL_ROWS
+            pdf_module.PARALLEL_ROWS = sys.maxsize  # the one-process path, as the baseline
+            try:
+                walls["single"].append(timed(model, folder, "single.pdf", detail="all"))
+            finally:
+                pdf_module.PARALLEL_ROWS = threshold
+    result = {name: statistics.median(values) for name, values in walls.items()}
+    result["rows"] = len(model.patches)
+    return result
+
+
+def run(quick: bool) -> list[Figure]:
+    """The SPEC 8 PDF figures: the fleet month, and the appendix rows/s against one process."""
+    servers, detail_servers, repeats = (200, 50, 1) if quick else (1000, 150, 3)
+    m = measure(servers, detail_servers, 20, repeats)
+    parallel = m["rows"] / max(m["all"] - m["none"], 1e-9)
+    single = m["rows"] / max(m["single"] - m["none"], 1e-9)
+    return [
+        Figure(
+            "pdf",
+            f"{servers:,}-server month (summary, failures, servers)",
+            m["fleet"],
+            "s",
+            target="<= 15 s at 1,000 servers",
+            passed=m["fleet"] <= 15 if servers >= 1000 else None,
+            repeats=repeats,
+        ),
+        Figure(
+            "pdf",
+            f"patch-detail appendix, {m['rows']:,} rows",
+            parallel,
+            "rows/s",
+            single,
+            "one process",
+            ">= 250 rows/s",
+            parallel >= 250,
+            repeats,
+            note="appendix rows / (time with detail=all - time with detail=none); the "
+            "parallel path uses 2 worker processes, so it needs 2 free cores",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,8 +99,10 @@ class EvidenceStore:
 
     Args:
         path: the evidence folder (created if needed); ``.path`` afterwards.
-        flush_seconds: rewrite the manifest at least this often while bodies arrive.
-        flush_entries: ... or after this many new bodies, whichever comes first.
+        flush_seconds: rewrite the manifest at least this often while bodies arrive (or ten
+            times as long as the last rewrite took, if longer).
+        flush_entries: ... or after this many new bodies (or a quarter of the bodies saved so
+            far, if more), whichever comes first.
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class EvidenceStore:
         self._clock = clock
         self._unflushed = 0
         self._last_flush = clock()
+        self._flush_cost = 0.0  # seconds the last manifest rewrite took
         if self._recover():
             self.flush()
 
@@ -248,10 +251,15 @@ class EvidenceStore:
         with self._lock:
             self._put(relative, entry)
             self._unflushed += 1
-            due = (
-                self._unflushed >= self._flush_entries
-                or self._clock() - self._last_flush >= self._flush_seconds
+            # Rewriting a manifest of N entries every few hundred bodies costs N squared over
+            # a big run: wait for a quarter more entries, and for ten times what the last
+            # rewrite took. One thread claims each rewrite; the others do not queue behind it.
+            now = self._clock()
+            due = self._unflushed >= max(self._flush_entries, len(self._lines) // 4) or (
+                now - self._last_flush >= max(self._flush_seconds, 10 * self._flush_cost)
             )
+            if due:
+                self._unflushed, self._last_flush = 0, now
         if due:
             self.flush()
 
@@ -303,10 +311,12 @@ class EvidenceStore:
                 self._last_flush = self._clock()
             # One entry per line, joined from lines encoded as they arrived: rewriting the
             # manifest stays cheap however many entries it has.
+            started = self._clock()
             tool = json.dumps(f"reporter {__version__}")
             text = f'{{"tool": {tool}, "entries": [\n' + ",\n".join(lines) + "\n]}\n"
             with atomic_write(self.manifest_path) as handle:
                 handle.write(text.encode("utf-8"))
+            self._flush_cost = self._clock() - started
 
     def close(self) -> None:
         """Write the final manifest; leave nothing behind if nothing was saved."""
