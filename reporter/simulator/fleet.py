@@ -271,6 +271,7 @@ class Fleet:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         try:
+            os.fchmod(fd, 0o644)  # an ordinary file, not the temporary file's owner-only mode
             with os.fdopen(fd, "wb") as handle:
                 handle.write(self.inventory_csv().encode("utf-8"))
             os.replace(tmp, path)
