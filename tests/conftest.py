@@ -39,3 +39,18 @@ def sim_factory() -> Iterator[StartSimulator]:
 def simulator(sim_factory: StartSimulator) -> SimulatorServer:
     """A running simulator of :func:`small_fleet`, no faults, login demo/demo."""
     return sim_factory()
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator's demo login in CLC_USER/CLC_PASSWORD, and no other credential or URL."""
+    for name in (
+        "CLC_V2_API_USERNAME",
+        "CLC_V2_API_PASSWD",
+        "CLC_BEARER_TOKEN",
+        "REPORTER_API_URL",
+        "REPORTER_LOGIN_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLC_USER", "demo")
+    monkeypatch.setenv("CLC_PASSWORD", "demo")

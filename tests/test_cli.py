@@ -19,22 +19,6 @@ def fleet() -> Fleet:
     return Fleet.generate(servers=8, executions_per_server=2, seed=11)
 
 
-@pytest.fixture
-def credentials(monkeypatch):
-    for name in (
-        "CLC_USER",
-        "CLC_PASSWORD",
-        "CLC_V2_API_USERNAME",
-        "CLC_V2_API_PASSWD",
-        "CLC_BEARER_TOKEN",
-        "REPORTER_API_URL",
-        "REPORTER_LOGIN_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
-
-
 def listed_in_full(fleet: Fleet) -> list:
     """The fleet's executions whose payload lists its patches (not just a count)."""
     return [e for e in fleet.executions if not e.presentation.patches_as_number]

@@ -41,7 +41,7 @@ ERROR_RATE, MALFORMED_RATE, HANG_RATE = 0.15, 0.03, 0.01
 CASES = {
     "none": Case(FaultConfig(), 1.0, 0.0, ()),
     "errors": Case(FaultConfig(error_rate=ERROR_RATE), 1 / (1 - ERROR_RATE), 0.1, ("error",)),
-    "rate_limit": Case(FaultConfig(rate_limit=150), 1.0, 0.15, ("rate_limited",)),
+    "rate_limit": Case(FaultConfig(rate_limit=100), 1.0, 0.15, ("rate_limited",)),
     "hangs": Case(
         FaultConfig(hang_rate=HANG_RATE, hang_seconds=HANG_SECONDS),
         1 / (1 - HANG_RATE),
@@ -69,14 +69,6 @@ CASES = {
         ("error", "malformed", "token_expired", "rate_limited"),
     ),
 }
-
-
-@pytest.fixture
-def credentials(monkeypatch):
-    for name in ("CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD", "CLC_BEARER_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
 
 
 def matrix_fleet() -> Fleet:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from readers import sheet_rows
 
 from reporter.cli import main
 from reporter.errors import InventoryError
@@ -124,20 +125,6 @@ def sim() -> SimulatorServer:
     # The fleet's own executions do not matter: every execution asked for is overridden.
     with SimulatorServer(Fleet.generate(servers=1, executions_per_server=1, seed=1)) as server:
         yield server
-
-
-@pytest.fixture
-def credentials(monkeypatch):
-    for name in ("CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD", "CLC_BEARER_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
-
-
-def sheet_rows(workbook, name: str) -> list[dict]:
-    rows = workbook[name].iter_rows(values_only=True)
-    header = next(rows)
-    return [dict(zip(header, row, strict=True)) for row in rows if any(v is not None for v in row)]
 
 
 def test_corpus_size():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from readers import sheet_rows
 
 from reporter.cli import main
 from reporter.simulator import Fleet, SimulatorServer
@@ -241,20 +242,6 @@ CORPUS: dict[str, Payload] = {
 def sim() -> SimulatorServer:
     with SimulatorServer(Fleet.generate(servers=1, executions_per_server=1, seed=1)) as server:
         yield server
-
-
-@pytest.fixture
-def credentials(monkeypatch):
-    for name in ("CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD", "CLC_BEARER_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
-
-
-def sheet_rows(workbook, name: str) -> list[dict]:
-    rows = workbook[name].iter_rows(values_only=True)
-    header = next(rows)
-    return [dict(zip(header, row, strict=True)) for row in rows if any(v is not None for v in row)]
 
 
 def serve(sim: SimulatorServer, names: list[str], inventory: Path) -> dict[str, str]:

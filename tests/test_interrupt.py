@@ -33,14 +33,6 @@ Key = tuple[str, str, str]
 
 
 @pytest.fixture
-def credentials(monkeypatch):
-    for name in ("CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD", "CLC_BEARER_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
-
-
-@pytest.fixture
 def slow_sim() -> Iterator[SimulatorServer]:
     fleet = Fleet.generate(servers=SERVERS, executions_per_server=EXECUTIONS_PER_SERVER, seed=5)
     with SimulatorServer(fleet, faults=FaultConfig(latency_ms=LATENCY_MS)) as sim:
