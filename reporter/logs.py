@@ -36,8 +36,10 @@ def configure(debug: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
-    # WeasyPrint reports every screen-only CSS rule it skips in print: noise for a user.
-    logging.getLogger("weasyprint").setLevel(logging.DEBUG if debug else logging.ERROR)
+    # Notices a user cannot act on: the screen-only CSS rules WeasyPrint skips in print, and
+    # pypdf's notes on harmless trailer quirks of the PDFs it merges.
+    for library in ("weasyprint", "pypdf"):
+        logging.getLogger(library).setLevel(logging.DEBUG if debug else logging.ERROR)
     # urllib3's connection log only under --debug; reset it otherwise, so a second in-process
     # run does not keep writing to the stream of an earlier one.
     urllib3_log = logging.getLogger("urllib3")
