@@ -1,8 +1,6 @@
 """The report model of a run: inventory + fetched executions -> every figure, computed once."""
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
@@ -32,6 +30,7 @@ from reporter.frames import (
     server_table,
     with_attributes,
 )
+from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
 from reporter.model import (
     EXECUTION_COLUMNS,
@@ -130,23 +129,6 @@ def build_report(
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
         )
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block.
-
-    The decoded payloads are millions of objects; the collector would walk them again and
-    again while the frames are built (a third of the time), and nothing built here forms
-    reference cycles.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:
