@@ -5,8 +5,9 @@ Secrets never come from here: credentials and SMTP passwords stay in the environ
 
 import argparse
 import os
+import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,23 +18,55 @@ DEFAULT_API_URL = "https://patching.useast.appfog.ctl.io/rest"
 DEFAULT_LOGIN_URL = "https://api.ctl.io/v2/authentication/login"
 FORMATS = ("html", "pdf", "xlsx", "csv")
 CONFIG_FILE_NAME = "reporter.toml"
-# Options a monthly job may keep in the config file; each matches a `reporter run` option.
-CONFIG_KEYS = {
-    "out": str,
-    "format": (str, list),
-    "period": str,
-    "account": str,
-    "api_url": str,
-    "login_url": str,
-    "concurrency": int,
-    "timeout": (int, float),
-    "retries": int,
-    "title": str,
-    "email_to": (str, list),
-    "email_attach": (str, list),
-    "pdf_detail": str,
-    "pdf_variant": str,
-    "page_size": str,
+CONFIG_MAX_BYTES = 1024 * 1024  # a config file is a few lines; anything this big is not one
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("text")
+    return value
+
+
+def _integer(value: object) -> int:
+    # TOML's true and false are Python bools, which are ints too: refuse them explicitly.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("a whole number")
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a number")
+    return float(value)
+
+
+def _texts(value: object) -> str | list[str]:
+    """Text (comma-separated) or a list of texts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise TypeError("text or a list of texts")
+
+
+# Options a monthly job may keep in the config file; each matches a `reporter run` option
+# and maps to the function that checks its type (raising TypeError naming what it wants).
+CONFIG_KEYS: dict[str, Callable[[object], object]] = {
+    "out": _text,
+    "format": _texts,
+    "period": _text,
+    "account": _text,
+    "api_url": _text,
+    "login_url": _text,
+    "concurrency": _integer,
+    "timeout": _number,
+    "retries": _integer,
+    "title": _text,
+    "email_to": _texts,
+    "email_attach": _texts,
+    "pdf_detail": _text,
+    "pdf_variant": _text,
+    "page_size": _text,
 }
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
@@ -134,19 +167,21 @@ def load_config(explicit: str | None, cwd: Path) -> dict:
     """Read the TOML config: ``--config FILE``, else ``./reporter.toml`` if present, else nothing.
 
     Keys are the long option names with ``_`` (``api_url``, ``email_to``), at the top level or
-    under ``[run]``. Secrets are refused: they belong in the environment.
+    under ``[run]``. Secrets are refused: they belong in the environment. A value of the
+    wrong type (``concurrency = true``) is refused with one line naming the key.
+
+    Raises:
+        ConfigError: the file cannot be read, is not TOML, or holds a key or value it must not.
     """
     path = Path(explicit) if explicit else cwd / CONFIG_FILE_NAME
     if not explicit and not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {path}: {error}") from None
+        data = tomllib.loads(read_config_text(path))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply to be a config") from None
     if isinstance(data.get("run"), dict):
         data = {**{k: v for k, v in data.items() if k != "run"}, **data["run"]}
     config = {}
@@ -157,14 +192,64 @@ def load_config(explicit: str | None, cwd: Path) -> dict:
                 f"config file {path} holds {key!r}: keep credentials in the environment "
                 "(CLC_USER, CLC_PASSWORD or CLC_BEARER_TOKEN)"
             )
-        if name not in CONFIG_KEYS:
+        check = CONFIG_KEYS.get(name)
+        if check is None:
             raise ConfigError(
                 f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})"
             )
-        if not isinstance(value, CONFIG_KEYS[name]):
-            raise ConfigError(f"config file {path}: {key!r} has the wrong type ({value!r})")
-        config[name] = value
+        try:
+            config[name] = check(value)
+        except TypeError as wanted:
+            raise ConfigError(
+                f"config file {path}: {key} must be {wanted}, not {describe_value(value)} "
+                "(wrong type)"
+            ) from None
     return config
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file that is a regular, reasonably small UTF-8 file.
+
+    Opened without blocking, so that a FIFO named by mistake is refused instead of hanging.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ConfigError(f"config file {path} is {kind}")
+    with open(fd, "rb") as handle:
+        try:
+            data = handle.read(CONFIG_MAX_BYTES + 1)
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    if len(data) > CONFIG_MAX_BYTES:
+        raise ConfigError(f"config file {path} is larger than {CONFIG_MAX_BYTES >> 20} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {error.reason}") from None
+
+
+def describe_value(value: object) -> str:
+    """How a TOML value reads in a message: ``true (a boolean)``, ``"many" (text)``."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"{shown!r} (text)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
 
 
 def split_list(value: str | list | tuple, name: str) -> list[str]:

@@ -15,6 +15,7 @@ EXECUTION_ID_PATTERN = re.compile(r"[A-Za-z]+[0-9]-[0-9]+")  # e.g. VA1-132457
 MAX_ALIAS = 32
 MAX_SERVER_ID = 64
 MAX_EXECUTION_ID = 32
+PERIOD_YEARS = (1970, 9998)  # months --period accepts
 
 
 # Every spelling of an execution or patch status seen, and the canonical status it means.
@@ -84,7 +85,14 @@ class Period:
         match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise UsageError(f"--period must be a month as YYYY-MM (e.g. 2026-10), not {text!r}")
-        return cls(int(match.group(1)), int(match.group(2)))
+        year = int(match.group(1))
+        if not PERIOD_YEARS[0] <= year <= PERIOD_YEARS[1]:
+            # The month must have an end that is a date too (9999-12 ends in year 10000).
+            raise UsageError(
+                f"--period {text.strip()} is out of range: use a month from "
+                f"{PERIOD_YEARS[0]}-01 to {PERIOD_YEARS[1]}-12"
+            )
+        return cls(year, int(match.group(2)))
 
     @property
     def start(self) -> datetime:

@@ -1,5 +1,7 @@
 """Run settings: options over the config file over defaults; secrets refused in the file."""
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,43 @@ def test_period_and_lists(tmp_path):
     assert str(result.period) == "2026-10"
     assert result.email_to == ("a@example.com", "b@example.com")
     assert result.formats == ("pdf",)
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ("concurrency = true\n", "concurrency must be a whole number, not true (a boolean)"),
+        ("retries = 2.5\n", "retries must be a whole number, not 2.5"),
+        ("timeout = false\n", "timeout must be a number, not false"),
+        ("title = 3\n", "title must be text, not 3"),
+        ("format = [1, 2]\n", "format must be text or a list of texts, not a list"),
+        ("[run]\nout = {a = 1}\n", "out must be text, not a table"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_one_clear_line(tmp_path, config, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        settings([], tmp_path, config=config)
+
+
+def test_deeply_nested_config_is_refused(tmp_path):
+    config = "a = " + "[" * 50_000 + "]" * 50_000 + "\n"
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        settings([], tmp_path, config=config)
+
+
+def test_config_that_is_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "reporter.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        settings(["--config", str(fifo)], tmp_path)
+
+
+def test_config_that_is_a_folder_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        settings(["--config", str(tmp_path)], tmp_path)
+
+
+@pytest.mark.parametrize("period", ["9999-12", "0000-01"])
+def test_period_whose_month_cannot_end_is_a_usage_error(tmp_path, period):
+    with pytest.raises(UsageError, match="out of range"):
+        settings(["--period", period], tmp_path)
