@@ -3,14 +3,31 @@
 import logging
 import re
 import sys
+from collections.abc import Mapping
 
 _secrets: set[str] = set()
+
+# The environment variables that hold secrets (SPEC 6). Their values are registered before
+# anything is read or logged, so that no message can echo them, whatever file they turn up in.
+SECRET_VARIABLES = (
+    "CLC_PASSWORD",
+    "CLC_V2_API_PASSWD",
+    "CLC_BEARER_TOKEN",
+    "REPORTER_SMTP_PASSWORD",
+    "REPORTER_SIGN_PASSWORD",
+)
 
 
 def register_secret(value: str | None) -> None:
     """Make ``value`` (a password or token) print as ``***`` in every log line from now on."""
     if value:
         _secrets.add(value)
+
+
+def register_environment_secrets(env: Mapping[str, str]) -> None:
+    """Register the value of every secret-holding variable set in ``env``."""
+    for name in SECRET_VARIABLES:
+        register_secret(env.get(name))
 
 
 def redact(text: str) -> str:

@@ -23,6 +23,7 @@ from reporter.deliver import (
 from reporter.errors import ApiUnreachableError, ExitCode, UsageError
 from reporter.evidence import EvidenceStore, read_archive
 from reporter.inventory import Inventory, load_inventory
+from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.problems import FETCH_FAILED
 from reporter.progress import Progress
@@ -65,6 +66,7 @@ def run(
 ) -> int:
     """Run the whole pipeline and return the exit code (raises ReporterError for expected stops)."""
     timings = Timings()
+    register_environment_secrets(settings.env)  # before any file is read or message written
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
     delivery = prepare_delivery(settings) if settings.email_to else None
     with timings.stage("inventory"):

@@ -333,7 +333,7 @@ def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     assert not worker.is_alive(), "opening a FIFO blocked"
     (error,) = outcome
     assert isinstance(error, InventoryError)
-    assert str(error) == f"inventory {fifo} is not a regular file"
+    assert str(error) == f"inventory file {fifo} is not a regular file"
 
 
 def load_as_nobody(path: Path) -> str:
@@ -371,7 +371,7 @@ def test_unreadable_file(tmp_path):
     finally:
         path.chmod(0o600)
     assert outcome.startswith("InventoryError: ")
-    assert outcome.endswith(f"inventory {path} is not readable (permission denied)")
+    assert outcome.endswith(f"inventory file {path} is not readable (permission denied)")
 
 
 def test_accepts_str_paths_and_hashes_the_bytes(tmp_path):

@@ -185,3 +185,25 @@ def test_expired_bearer_token_stops_the_run_without_showing_it(debug, tmp_path, 
         assert len(err.splitlines()) <= 2 and "Traceback" not in err  # progress, then why
     assert token not in err and token not in stdout  # the --debug traceback included
     assert not list((tmp_path / "out").glob("patch-compliance-*"))
+
+
+def test_an_env_file_given_as_the_inventory_does_not_echo_the_password(tmp_path, clean_env, capsys):
+    env_file = tmp_path / "credentials.env"
+    env_file.write_text(f"CLC_PASSWORD={PASSWORD}\nCLC_USER={USER}\n", encoding="utf-8")
+    clean_env.setenv("CLC_USER", USER)
+    clean_env.setenv("CLC_PASSWORD", PASSWORD)
+    code = main(["run", str(env_file), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "has no server_id column" in err and "CLC_PASSWORD=***" in err
+    assert PASSWORD not in err
+
+
+def test_secret_looking_cells_are_never_echoed_even_when_not_registered(
+    tmp_path, clean_env, capsys
+):
+    env_file = tmp_path / "other.env"
+    env_file.write_text("export SMTP_PASSWORD=s3cr3t-value\n", encoding="utf-8")
+    code = main(["run", str(env_file), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "SMTP_PASSWORD=***" in err and "s3cr3t-value" not in err
