@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -73,6 +74,10 @@ def smtp_settings_from_env(env: Mapping[str, str]) -> SmtpSettings:
         raise ConfigError("REPORTER_SMTP_HOST is not set: e-mail needs an SMTP relay")
     if CONTROL.search(host) or " " in host:
         raise ConfigError(f"REPORTER_SMTP_HOST {host!r} is not a host name")
+    if host.startswith("[") and host.endswith("]"):
+        # An IPv6 literal as URLs write it ("[::1]"): the socket wants the bare address, and
+        # the loopback check below must judge the host that is really connected to.
+        host = host[1:-1]
     security = get("SECURITY").lower() or "starttls"
     if security not in SECURITIES:
         raise ConfigError(
@@ -163,8 +168,8 @@ def build_message(
     """
     meta, kpis = model.meta, model.kpis
     message = EmailMessage()
-    message["Subject"] = (
-        f"{one_line(meta.title)} {one_line(meta.label)}: {kpis.compliant_pct:.1f}% compliant "
+    message["Subject"] = header_text(
+        f"{meta.title} {meta.label}: {kpis.compliant_pct:.1f}% compliant "
         f"({kpis.compliant}/{kpis.servers} servers)"
     )
     message["From"] = sender
@@ -180,7 +185,38 @@ def build_message(
         message.add_attachment(
             path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
         )
+    check_message(message, len(attachments))
     return message
+
+
+def header_text(text: str) -> str:
+    """``text`` made safe for a header value, whatever the standard library does with it.
+
+    One line: control characters and every kind of line or paragraph separator (CR, LF,
+    U+2028, U+2029, NEL, ...) become spaces. No encoded words: ``=?`` becomes ``= ?``, so that
+    nothing RFC 2047 could decode (to CR LF and a header of its own) is left in it.
+
+    >>> header_text("Audit =?utf-8?b?DQpCY2M6IHhAeC5jb20=?=\u2028x")
+    'Audit = ?utf-8?b?DQpCY2M6IHhAeC5jb20= ?= x'
+    """
+    flat = "".join(char if char.isprintable() else " " for char in str(text))
+    return " ".join(flat.split()).replace("=?", "= ?")
+
+
+def check_message(message: EmailMessage, attachments: int) -> None:
+    """Refuse a message whose serialised form does not read back as the one built.
+
+    Defence in depth for SPEC 7: whatever the title or the library, the relay must receive
+    exactly our headers and every attachment.
+
+    Raises:
+        DeliveryError: the message reads back with other headers or other parts.
+    """
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    headers = sorted(name.lower() for name in parsed)
+    expected = sorted(name.lower() for name in message)
+    if headers != expected or len(list(parsed.iter_attachments())) != attachments:
+        raise DeliveryError("the report e-mail could not be built safely; nothing was sent")
 
 
 def body_text(model: ReportModel, attachment_names: Sequence[str]) -> str:

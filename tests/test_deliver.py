@@ -1,5 +1,6 @@
 """E-mail delivery against a real SMTP server on loopback (aiosmtpd), with TLS from a test CA."""
 
+import base64
 import socket
 import ssl
 from collections.abc import Iterator
@@ -265,3 +266,101 @@ def test_the_subject_cannot_carry_headers(report_files: list[Path]) -> None:
     assert "\r" not in message["Subject"] and "\n" not in message["Subject"]
     raw = message.as_bytes()
     assert b"\nBcc:" not in raw
+
+
+def free_port_v6() -> int:
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        return probe.getsockname()[1]
+
+
+def ipv6_loopback() -> bool:
+    try:
+        free_port_v6()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_an_ipv6_loopback_relay_written_with_brackets_is_reached(report_files) -> None:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="::1", port=free_port_v6())
+    controller.start()
+    try:
+        env = {
+            "REPORTER_SMTP_HOST": "[::1]",
+            "REPORTER_SMTP_PORT": str(controller.port),
+            "REPORTER_SMTP_SECURITY": "none",
+            "REPORTER_SMTP_FROM": "reports@example.com",
+        }
+        smtp = smtp_settings_from_env(env)
+        assert smtp.host == "::1"
+        message = build_message(make_model(), ["a@example.com"], smtp.sender, report_files)
+        send_report(smtp, ["a@example.com"], message)
+    finally:
+        controller.stop()
+    check_message(Relay(controller.port, mailbox), ["a@example.com"])
+
+
+# Encoded words decode to CR LF on some Pythons when a header is built: a title could then
+# add a Reply-To header and replace the body (and drop the PDF) of the mail to auditors.
+HOSTILE_TITLES = [
+    "Audit =?utf-8?b?"
+    + base64.b64encode(b"x\r\nReply-To: evil@x.com\r\n\r\nowned").decode()
+    + "?=",
+    "Audit =?utf-8?q?x=0D=0AReply-To:_evil@x.com=0D=0A=0D=0Aowned?=",
+    "Audit\u2028Reply-To: evil@x.com\u2029\u0085x",
+    "Audit\r\nReply-To: evil@x.com\r\n\r\nowned",
+]
+
+
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_no_title_adds_headers_or_replaces_the_body(start_relay, report_files, title) -> None:
+    relay = start_relay()
+    model = make_model()
+    model.meta = replace(model.meta, title=title)
+    message = build_message(model, ["a@example.com"], "reports@example.com", report_files)
+    send_report(settings(relay.port, "none"), ["a@example.com"], message)
+    envelope, received_message = received(relay)
+    assert envelope.rcpt_tos == ["a@example.com"]
+    assert received_message["Reply-To"] is None
+    assert sorted(received_message.keys()) == sorted(message.keys())
+    subject = received_message["Subject"].strip()
+    assert "\n" not in subject and "\r" not in subject and "\u2028" not in subject
+    assert subject.startswith("Audit") and subject.endswith("compliant (6/12 servers)")
+    body = received_message.get_body(("plain",)).get_content()
+    assert body.startswith("Audit") and "Servers in scope: 12" in body
+    parts = {part.get_filename(): part for part in received_message.iter_attachments()}
+    assert parts["patch-compliance-2026-10.pdf"].get_content() == PDF
+
+
+def test_a_run_with_a_line_separator_in_its_title_mails_the_report(
+    tmp_path, start_relay, sim_factory, credentials, monkeypatch
+) -> None:
+    from reporter.cli import main
+    from reporter.simulator import Fleet
+
+    fleet = Fleet.generate(servers=3, executions_per_server=1, seed=11)
+    sim = sim_factory(fleet)
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text(
+        "server_id\n" + "".join(f"{server.server_id}\n" for server in fleet.servers),
+        encoding="utf-8",
+    )
+    relay = start_relay()
+    for name, value in {
+        "REPORTER_SMTP_HOST": "127.0.0.1",
+        "REPORTER_SMTP_PORT": str(relay.port),
+        "REPORTER_SMTP_SECURITY": "none",
+        "REPORTER_SMTP_FROM": "reports@example.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    argv = ["run", str(inventory), "--out", str(tmp_path / "out"), "--format", "pdf"]
+    argv += ["--api-url", sim.api_url, "--login-url", sim.login_url]
+    argv += ["--title", "Audit\u2028Q4", "--email-to", "a@example.com"]
+    assert main(argv) in (0, 3)
+    envelope, message = received(relay)
+    assert envelope.rcpt_tos == ["a@example.com"]
+    assert message["Subject"].strip().startswith("Audit Q4 ")
+    assert [part.get_content_type() for part in message.iter_attachments()] == ["application/pdf"]
