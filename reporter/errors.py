@@ -51,6 +51,10 @@ class ArchiveError(ReporterError):
     """An evidence archive given to ``--from-archive`` cannot be read."""
 
 
+class OutputError(ReporterError):
+    """The output folder is busy with another run, or a file cannot be written (disk full)."""
+
+
 class DeliveryError(ReporterError):
     """The reports were written but could not be e-mailed."""
 

@@ -1,12 +1,15 @@
 """Writing files whole or not at all, and neutralising spreadsheet formulas."""
 
 import contextlib
+import errno
 import itertools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from reporter.errors import OutputError
 
 
 def _process_umask() -> int:
@@ -117,4 +120,31 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+# What running out of room (or of rights) while writing is called in the one-line error.
+OUTPUT_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EFBIG: "the file size limit was reached",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+@contextlib.contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """Turn a full disk, quota or file size limit while writing ``path`` into OutputError.
+
+    The environment, not the program, is at fault: one line naming the file, exit code 2.
+    Whatever was being written was written atomically, so nothing half-written is left.
+    """
+    try:
+        yield
+    except Exception as error:
+        cause = error if isinstance(error, OSError) else error.__cause__
+        if isinstance(cause, OSError) and cause.errno in OUTPUT_ERRNOS:
+            raise OutputError(f"cannot write {path}: {OUTPUT_ERRNOS[cause.errno]}") from error
         raise

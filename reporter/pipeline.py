@@ -22,9 +22,11 @@ from reporter.deliver import (
 )
 from reporter.errors import ApiUnreachableError, ExitCode, UsageError
 from reporter.evidence import EvidenceStore, read_archive
+from reporter.fileio import output_errors
 from reporter.inventory import Inventory, load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
+from reporter.outfolder import claim_output_folder
 from reporter.problems import FETCH_FAILED
 from reporter.progress import Progress
 from reporter.records import Target
@@ -64,7 +66,20 @@ def run(
     stdout: TextIO,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    """Run the whole pipeline and return the exit code (raises ReporterError for expected stops)."""
+    """Run the whole pipeline and return the exit code (raises ReporterError for expected stops).
+
+    The output folder is checked and held for the whole run before anything else happens.
+    """
+    with claim_output_folder(settings.out):
+        return run_in(settings, stdout, clock)
+
+
+def run_in(
+    settings: RunSettings,
+    stdout: TextIO,
+    clock: Callable[[], datetime],
+) -> int:
+    """:func:`run`, once the output folder is held."""
     timings = Timings()
     register_environment_secrets(settings.env)  # before any file is read or message written
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
@@ -175,7 +190,7 @@ def render_all(
     written: dict[str, Path] = {}
     for fmt in settings.formats:
         path = stem.with_suffix(f".{fmt}")
-        with timings.stage(fmt):
+        with timings.stage(fmt), output_errors(path):
             if fmt == "html":
                 render_html(model, path)
             elif fmt == "pdf":
