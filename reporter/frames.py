@@ -1,4 +1,4 @@
-"""The report's DataFrames (the column contracts of :mod:`reporter.model`), built from raw columns.
+"""The report's DataFrames (the columns of :mod:`reporter.schema`), built from raw columns.
 
 Repeated strings are categoricals, counts nullable ``Int64``, flags ``boolean`` and times
 ``datetime64[ns, UTC]``. Columns whose name starts with ``_`` are working columns (row
@@ -14,14 +14,6 @@ import pandas as pd
 
 from reporter.derive import categorical, derive_results, derive_titles, factorize, judge_outcomes
 from reporter.inventory import Inventory
-from reporter.model import (
-    EXECUTION_COLUMNS,
-    KB_ROLLUP_COLUMNS,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    PROBLEM_COLUMNS,
-    SERVER_COLUMNS,
-)
 from reporter.parse import (
     STATUSES,
     RawBatch,
@@ -31,6 +23,13 @@ from reporter.parse import (
     parse_times,
 )
 from reporter.problems import Problem
+from reporter.schema import (
+    EXECUTION_SCHEMA,
+    FAILED_SCHEMA,
+    KB_ROLLUP_SCHEMA,
+    PROBLEM_SCHEMA,
+    SERVER_SCHEMA,
+)
 
 DURATION_TOLERANCE_S = 1  # reported and computed durations may differ by rounding
 
@@ -78,12 +77,10 @@ class ServerTable:
 
 
 RESERVED = {
-    *PATCH_COLUMNS,
-    *PATCH_EXTRA_COLUMNS,
-    *EXECUTION_COLUMNS,
-    *SERVER_COLUMNS,
-    *KB_ROLLUP_COLUMNS,
-    "still_failing",
+    *FAILED_SCHEMA.names,
+    *EXECUTION_SCHEMA.names,
+    *SERVER_SCHEMA.names,
+    *KB_ROLLUP_SCHEMA.names,
 }
 
 
@@ -320,7 +317,8 @@ def whole_seconds(seconds: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
-    """The problems, sorted by inventory line (unknown last), then server."""
+    """The problems (:data:`~reporter.schema.PROBLEM_SCHEMA`), sorted by inventory line
+    (unknown last), then server."""
     frame = pd.DataFrame(
         {
             "line": pd.array([p.line for p in problems], dtype="Int64"),
@@ -330,7 +328,7 @@ def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
             "kind": pd.array([p.kind for p in problems], dtype="string"),
             "reason": pd.array([p.reason for p in problems], dtype="string"),
         },
-        columns=PROBLEM_COLUMNS,
+        columns=PROBLEM_SCHEMA.names,
     )
     return frame.sort_values(["line", "server_id"], na_position="last", kind="stable").reset_index(
         drop=True

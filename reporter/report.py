@@ -32,17 +32,11 @@ from reporter.frames import (
 )
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
-from reporter.model import (
-    EXECUTION_COLUMNS,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    SERVER_COLUMNS,
-    ReportMeta,
-    ReportModel,
-)
+from reporter.model import ReportMeta, ReportModel
 from reporter.parse import RawBatch, read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, Period
+from reporter.schema import EXECUTION_SCHEMA, FAILED_SCHEMA, PATCH_SCHEMA, SERVER_SCHEMA
 
 
 def build_report(
@@ -95,7 +89,6 @@ def build_report(
         # Executions and attempts read best per server, oldest first, in API order.
         executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
         patches = with_attributes(patches, servers)
-        patch_names = PATCH_COLUMNS + PATCH_EXTRA_COLUMNS
         failed = failed_attempts(patches, latest)
         problem_rows = problem_frame(problems)
         start = executions["start"].dropna()
@@ -116,10 +109,12 @@ def build_report(
         return ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
-            servers=public(with_attributes(servers_frame, servers), SERVER_COLUMNS, servers),
-            executions=public(with_attributes(executions, servers), EXECUTION_COLUMNS, servers),
-            patches=public(patches, patch_names, servers),
-            failed=public(failed, [*patch_names, "still_failing"], servers),
+            servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
+            executions=public(
+                with_attributes(executions, servers), EXECUTION_SCHEMA.names, servers
+            ),
+            patches=public(patches, PATCH_SCHEMA.names, servers),
+            failed=public(failed, FAILED_SCHEMA.names, servers),
             kb_rollup=kb_rollup(patches, latest),
             problems=problem_rows,
             attribute_columns=list(servers.attributes),
