@@ -1,4 +1,10 @@
-"""The report model of a run: inventory + fetched executions -> every figure, computed once."""
+"""The report model of a run: inventory + fetched executions -> every figure, computed once.
+
+The stages run in order, each returning its values and its notes: ``parse`` (raw columns),
+``frames`` (the execution and patch frames), ``compliance`` (what is in the period, latest
+attempts, statuses, roll-ups). :func:`build_report` merges the notes and assembles the
+problem list once.
+"""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -33,7 +39,8 @@ from reporter.frames import (
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
 from reporter.model import ReportMeta, ReportModel
-from reporter.parse import RawBatch, read_payloads
+from reporter.notes import Notes
+from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, Period
 from reporter.schema import EXECUTION_SCHEMA, FAILED_SCHEMA, PATCH_SCHEMA, SERVER_SCHEMA
@@ -60,13 +67,14 @@ def build_report(
     Never raises on what the API sent.
     """
     with collector_paused():
-        servers = server_table(inventory, default_alias)
-        batch = read_payloads(distinct_executions(fetched))
-        every_execution = execution_frame(batch, servers)
+        batch, read_notes = read_payloads(distinct_executions(fetched))
+        servers = server_table(inventory, default_alias, batch.fetched)
+        every_execution, execution_notes = execution_frame(batch, servers)
         kept, period_problems = place_in_period(
             every_execution, batch.fetched, period, now=generated_at
         )
-        patches = patch_frame(batch, every_execution, kept)
+        patches, patch_notes = patch_frame(batch, every_execution, kept)
+        notes = Notes.merged(read_notes, execution_notes, patch_notes)
         executions = every_execution.iloc[kept].reset_index(drop=True)
 
         recency = execution_recency(executions)
@@ -74,13 +82,13 @@ def build_report(
         executions = executions.assign(
             **{name: pd.array(values, dtype="Int64") for name, values in counts.items()},
             in_period=pd.array(np.ones(len(executions), dtype=bool), dtype="boolean"),
-            issues=pd.array([batch.remarks(int(p)) for p in kept], dtype="string"),
+            issues=pd.array([notes.remarks(int(p)) for p in kept], dtype="string"),
         )
         problems = [
             *inventory.problems,
             *fetch_problems,
-            *batch.problems,
-            *payload_warnings(batch, kept),
+            *notes.problems,
+            *payload_warnings(notes, batch.fetched, kept),
             *period_problems,
         ]
         latest = latest_attempts(patches, recency)
@@ -143,17 +151,23 @@ def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExec
     return result
 
 
-def payload_warnings(batch: RawBatch, kept: np.ndarray) -> list[Problem]:
-    """A ``bad payload`` warning for each execution in the figures whose payload had faults."""
+def payload_warnings(
+    notes: Notes, fetched: Sequence[FetchedExecution], kept: np.ndarray
+) -> list[Problem]:
+    """A ``bad payload`` warning for each execution in the figures whose payload had faults.
+
+    ``fetched`` are the readable executions, numbered as in ``notes``; ``kept`` the numbers
+    of those in the figures.
+    """
     warnings = []
     for position in kept:
-        notes = batch.notes.get(int(position))
-        if notes:
-            item = batch.fetched[int(position)]
+        faults = notes.fault_text(int(position))
+        if faults:
+            item = fetched[int(position)]
             warnings.append(
                 Problem(
                     BAD_PAYLOAD,
-                    "; ".join(notes),
+                    faults,
                     item.line,
                     item.account_alias,
                     item.server_id,
