@@ -92,7 +92,9 @@ class Notes:
         >>> notes.fault_text(0)
         '5 patches without a title: patches 1, 2, 3 and 2 more; no status'
         """
-        faults = self.faults.get(execution, ())
+        faults = self.faults.get(execution)
+        if not faults:
+            return ""
         texts: list[str] = []
         summarised: set[str] = set()
         for fault in faults:
@@ -110,8 +112,11 @@ class Notes:
 
     def remarks(self, execution: int) -> str:
         """Everything noted about an execution, faults then flags, for its ``issues`` column."""
+        flags = self.flags.get(execution, [])
+        if execution not in self.faults:  # the usual case: called once per execution
+            return "; ".join(flags)
         faults = self.fault_text(execution)
-        return "; ".join([*([faults] if faults else []), *self.flags.get(execution, ())])
+        return "; ".join([faults, *flags] if faults else flags)
 
 
 def _summary(kind: str, count: int, positions: list[int | None]) -> str:

@@ -82,7 +82,7 @@ def build_report(
         executions = executions.assign(
             **{name: pd.array(values, dtype="Int64") for name, values in counts.items()},
             in_period=pd.array(np.ones(len(executions), dtype=bool), dtype="boolean"),
-            issues=pd.array([notes.remarks(int(p)) for p in kept], dtype="string"),
+            issues=pd.array([notes.remarks(p) for p in kept.tolist()], dtype="string"),
         )
         problems = [
             *inventory.problems,
@@ -160,14 +160,14 @@ def payload_warnings(
     of those in the figures.
     """
     warnings = []
-    for position in kept:
-        faults = notes.fault_text(int(position))
-        if faults:
-            item = fetched[int(position)]
+    faulty = notes.faults.keys()
+    for position in kept.tolist():
+        if position in faulty:
+            item = fetched[position]
             warnings.append(
                 Problem(
                     BAD_PAYLOAD,
-                    faults,
+                    notes.fault_text(position),
                     item.line,
                     item.account_alias,
                     item.server_id,
