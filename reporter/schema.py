@@ -31,8 +31,7 @@ BOOLEAN = "boolean"
 TIME = "datetime64[ns, UTC]"
 DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME)
 
-# A server's compliance status (SPEC 4), worst first as the reports sort them apart from
-# "No data".
+# A server's compliance status (SPEC 4): the categories of the servers frame's "compliance".
 COMPLIANT = "Compliant"
 NON_COMPLIANT = "Non-compliant"
 IN_PROGRESS = "In progress"
