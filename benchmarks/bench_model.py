@@ -9,6 +9,9 @@ Each size runs in a fresh process; peak RSS is reported beside the RSS the input
 
     python benchmarks/bench_model.py                # 150,000 and 1,000,000 rows
     python benchmarks/bench_model.py --rows 150000  # one size
+    python benchmarks/bench_model.py --rows 150000 --empty-patches 10000
+        # plus one hostile execution: 10,000 patches lacking every field (SPEC 7), whose
+        # notes must cost time and text in proportion to the executions, not the patches
 """
 
 import argparse
@@ -29,8 +32,9 @@ TARGET_RSS_MB = 1536
 BASE_SERVERS = 6_000  # about 150,000 patch rows at 4 executions per server
 
 
-def build_input(rows: int):
-    """(inventory, fetched) with about ``rows`` patch rows from the simulator's fleet."""
+def build_input(rows: int, empty_patches: int = 0):
+    """(inventory, fetched) with about ``rows`` patch rows from the simulator's fleet, plus
+    one execution of ``empty_patches`` patches lacking every field when that is not 0."""
     from reporter.inventory import Inventory, InventoryRow
     from reporter.records import FetchedExecution
     from reporter.simulator import Fleet
@@ -62,6 +66,19 @@ def build_input(rows: int):
             patches = payload.get("patches", payload.get("Patches"))
             total += len(patches) if isinstance(patches, list) else 0
         replica += 1
+    if empty_patches:
+        payload = {
+            "execution_id": "VA1-999999",
+            "status": "completed",
+            "start_time": "2026-11-02T03:00:00Z",
+            "end_time": "2026-11-02T04:00:00Z",
+            "patches": [{} for _ in range(empty_patches)],
+        }
+        line = len(inventory_rows) + 2
+        inventory_rows.append(InventoryRow(line, "VA1HOSTILE01", "VA1-999999", "OSD", {}))
+        fetched.append(
+            FetchedExecution("OSD", "VA1HOSTILE01", "VA1-999999", payload, "bench", now, line)
+        )
     inventory = Inventory(
         Path("bench.csv"), "0" * 64, inventory_rows, [], names, len(inventory_rows)
     )
@@ -73,16 +90,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(rows: int, repeats: int) -> dict:
+def measure(rows: int, repeats: int, empty_patches: int = 0) -> dict:
     """Build the input, then time build_report ``repeats`` times (in this process)."""
     from reporter.report import build_report
 
-    inventory, fetched = build_input(rows)
+    inventory, fetched = build_input(rows, empty_patches)
     gc.collect()
     if repeats == 0:  # the baseline: the same input, no model
         return {"input_peak_mb": peak_rss_mb()}
     walls, cpus = [], []
-    patch_rows = 0
+    patch_rows = longest_reason = 0
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         model = build_report(
@@ -100,6 +117,7 @@ def measure(rows: int, repeats: int) -> dict:
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
         patch_rows = len(model.patches)
+        longest_reason = int(model.problems["reason"].str.len().max()) if len(model.problems) else 0
         del model
     return {
         "rows": patch_rows,
@@ -108,13 +126,24 @@ def measure(rows: int, repeats: int) -> dict:
         "cpu_s": statistics.median(cpus),
         "repeats": repeats,
         "peak_rss_mb": peak_rss_mb(),
+        "longest_reason": longest_reason,
     }
 
 
-def child(rows: int, repeats: int) -> dict:
+def child(rows: int, repeats: int, empty_patches: int = 0) -> dict:
     """Run :func:`measure` in a fresh interpreter, so that its peak RSS is its own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "--rows", str(rows), "--repeats", str(repeats)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--rows",
+            str(rows),
+            "--repeats",
+            str(repeats),
+            "--empty-patches",
+            str(empty_patches),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -164,11 +193,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="patch rows (repeatable)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
+    parser.add_argument(
+        "--empty-patches",
+        type=int,
+        default=0,
+        help="add one execution of this many patches lacking every field (worst case)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = args.rows or [150_000, 1_000_000]
     if args.child:
-        print(json.dumps(measure(sizes[0], args.repeats)))
+        print(json.dumps(measure(sizes[0], args.repeats, args.empty_patches)))
         return 0
     print(
         f"{'rows':>10} {'executions':>10} {'wall s':>7} {'rows/s':>10} {'cpu s':>7} "
@@ -177,8 +212,8 @@ def main() -> int:
     ok = True
     for size in sizes:
         # Fresh processes: one for the input alone (the baseline), one for input + model.
-        baseline = child(size, 0)["input_peak_mb"]
-        r = child(size, args.repeats if size <= 200_000 else 1)
+        baseline = child(size, 0, args.empty_patches)["input_peak_mb"]
+        r = child(size, args.repeats if size <= 200_000 else 1, args.empty_patches)
         rate = r["rows"] / r["wall_s"]
         added = r["peak_rss_mb"] - baseline
         print(
@@ -186,6 +221,8 @@ def main() -> int:
             f"{r['cpu_s']:>7.2f} {r['rows'] / r['cpu_s']:>10,.0f} {baseline:>9,.0f} "
             f"{r['peak_rss_mb']:>8,.0f} {added:>9,.0f}"
         )
+        if args.empty_patches:
+            print(f"{'':>10} longest problem reason: {r['longest_reason']:,} characters")
         ok = ok and rate >= TARGET_RATE
         if r["rows"] >= 1_000_000:
             ok = ok and added < TARGET_RSS_MB

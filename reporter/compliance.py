@@ -16,19 +16,21 @@ import pandas as pd
 
 from reporter.derive import CLASSIFICATIONS, OUTCOMES, categorical
 from reporter.frames import ServerTable
-from reporter.model import (
-    COMPLIANCE_STATUSES,
-    COMPLIANT,
-    FAILURE_SUMMARY_COLUMNS,
-    HRESULT_COLUMNS,
-    IN_PROGRESS,
-    KB_ROLLUP_COLUMNS,
-    NO_DATA,
-    NON_COMPLIANT,
-    Kpis,
-)
+from reporter.model import Kpis
 from reporter.problems import OUTSIDE_PERIOD, Problem
 from reporter.records import FetchedExecution, Period
+from reporter.schema import (
+    COMPLIANCE_STATUSES,
+    COMPLIANT,
+    FAILURE_SUMMARY_SCHEMA,
+    HRESULT_SCHEMA,
+    IN_PROGRESS,
+    INT,
+    KB_ROLLUP_SCHEMA,
+    NO_DATA,
+    NON_COMPLIANT,
+    empty_frame,
+)
 
 SORT_ORDER = [NON_COMPLIANT, IN_PROGRESS, NO_DATA, COMPLIANT]
 TOP = 10
@@ -127,7 +129,8 @@ def server_frame(
     recency: np.ndarray,
     problems: Sequence[Problem],
 ) -> pd.DataFrame:
-    """SERVER_COLUMNS (and ``_server``) for every server, sorted worst first, then by server."""
+    """The servers frame (SERVER_SCHEMA, and ``_server``) for every server, sorted worst
+    first, then by server."""
     size = len(servers.server_ids)
     exec_server = executions["_server"].to_numpy()
     runs = np.bincount(exec_server, minlength=size)
@@ -292,15 +295,16 @@ def kb_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
             "servers_failed": np.bincount(key[failed], minlength=size)[used],
             "attempts": attempts[used],
         },
-        columns=KB_ROLLUP_COLUMNS,
+        columns=KB_ROLLUP_SCHEMA.names,
     )
     # A Linux package is one patch whatever its version: name the package, not one release.
     package = (frame["classification"] == "Linux package").to_numpy() & frame[
         "kb"
     ].isna().to_numpy()
     frame.loc[package, "title"] = frame.loc[package, "patch_key"] + " (any version)"
-    for column in KB_ROLLUP_COLUMNS[4:]:
-        frame[column] = frame[column].astype("Int64")
+    for column in KB_ROLLUP_SCHEMA.columns:
+        if column.dtype == INT:
+            frame[column.name] = frame[column.name].astype(INT)
     frame = frame.sort_values(["servers_failed", "patch_key"], ascending=[False, True])
     return frame.reset_index(drop=True)
 
@@ -314,7 +318,7 @@ def failed_attempts(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
 def failure_summary(failed: pd.DataFrame) -> pd.DataFrame:
     """Failed attempts per (patch key, result, HRESULT): most servers, then attempts, first."""
     if failed.empty:
-        return pd.DataFrame(columns=FAILURE_SUMMARY_COLUMNS)
+        return empty_frame(FAILURE_SUMMARY_SCHEMA)
     keys = ["patch_key", "result", "hresult"]
     grouped = failed.groupby(keys, observed=True, dropna=False, sort=False)
     summary = grouped.agg(
@@ -331,7 +335,7 @@ def failure_summary(failed: pd.DataFrame) -> pd.DataFrame:
     servers = distinct.groupby(keys, observed=True, dropna=False, sort=False).size()
     summary["servers"] = servers.reindex(summary.index).astype("Int64")
     summary["attempts"] = summary["attempts"].astype("Int64")
-    summary = summary.reset_index()[FAILURE_SUMMARY_COLUMNS]
+    summary = summary.reset_index()[FAILURE_SUMMARY_SCHEMA.names]
     ordered = summary.sort_values(
         ["servers", "attempts", "patch_key"], ascending=[False, False, True]
     )
@@ -342,7 +346,7 @@ def hresults_seen(patches: pd.DataFrame) -> pd.DataFrame:
     """Every HRESULT among the attempts (failures, reboot notices, ...), with its count."""
     known = patches[patches["hresult"].notna()]
     if known.empty:
-        return pd.DataFrame(columns=HRESULT_COLUMNS)
+        return empty_frame(HRESULT_SCHEMA)
     columns = ["hresult", "hresult_name", "hresult_meaning"]
     counted = known.groupby("hresult", observed=True).agg(
         hresult_name=("hresult_name", "first"),
@@ -352,7 +356,7 @@ def hresults_seen(patches: pd.DataFrame) -> pd.DataFrame:
     counted["attempts"] = counted["attempts"].astype("Int64")
     frame = counted.reset_index()
     frame[columns] = frame[columns].astype(object)
-    return frame[HRESULT_COLUMNS].sort_values("hresult").reset_index(drop=True)
+    return frame[HRESULT_SCHEMA.names].sort_values("hresult").reset_index(drop=True)
 
 
 def results_by_classification(patches: pd.DataFrame) -> pd.DataFrame:

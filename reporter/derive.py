@@ -9,6 +9,7 @@ few thousand distinct titles and a few dozen distinct end messages.
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,18 @@ class TitleFacts:
     classification: str
     patch_key: str
     rpm: tuple[str, str, str, str] | None
+
+
+class EndMessageFacts(NamedTuple):
+    """What a ``patch_end_message`` says: the result and the HRESULT, if any."""
+
+    result_code: int | None
+    result: str
+    result_meaning: str
+    hresult: str | None
+    hresult_name: str | None
+    hresult_meaning: str | None
+    reboot_required: bool
 
 
 def clean_title(message: str | None) -> str | None:
@@ -175,22 +188,27 @@ def derive_titles(codes: np.ndarray, messages: list[str | None]) -> dict[str, pd
 
 def derive_results(codes: np.ndarray, messages: list[str | None]) -> dict[str, object]:
     """Result and HRESULT columns for every row, from the distinct ``patch_end_message`` values."""
-    facts = [_end_message_facts(text) for text in messages]
-    result_code = pd.array([f[0] for f in facts], dtype="Int8").take(codes)
+    facts = [end_message_facts(text) for text in messages]
+    result_code = pd.array([f.result_code for f in facts], dtype="Int8").take(codes)
+    reboot = pd.array([f.reboot_required for f in facts], dtype="boolean").take(codes)
     return {
         "end_message": categorical(codes, messages),
         "result_code": result_code,
-        "result": categorical(codes, [f[1] for f in facts], RESULTS),
-        "result_meaning": categorical(codes, [f[2] for f in facts]),
-        "hresult": categorical(codes, [f[3] for f in facts]),
-        "hresult_name": categorical(codes, [f[4] for f in facts]),
-        "hresult_meaning": categorical(codes, [f[5] for f in facts]),
-        "reboot_required": pd.array([f[6] for f in facts], dtype="boolean").take(codes),
+        "result": categorical(codes, [f.result for f in facts], RESULTS),
+        "result_meaning": categorical(codes, [f.result_meaning for f in facts]),
+        "hresult": categorical(codes, [f.hresult for f in facts]),
+        "hresult_name": categorical(codes, [f.hresult_name for f in facts]),
+        "hresult_meaning": categorical(codes, [f.hresult_meaning for f in facts]),
+        "reboot_required": reboot,
     }
 
 
-def _end_message_facts(text: str | None) -> tuple:
-    """(result code, result, meaning, hresult, name, meaning, reboot) for one end message."""
+def end_message_facts(text: str | None) -> EndMessageFacts:
+    """Everything derived from one ``patch_end_message``.
+
+    >>> end_message_facts("Result Code: 4, HResult: 0x80240022").hresult_name
+    'WU_E_ALL_UPDATES_FAILED'
+    """
     code, hresult = parse_end_message(text)
     if code in RESULT_CODES:
         result = RESULT_CODES[code]
@@ -200,11 +218,13 @@ def _end_message_facts(text: str | None) -> tuple:
     else:
         known = (None, "Unknown", f"result code {code} is not a Windows Update result code")
     if hresult is None:
-        return (*known, None, None, None, False)
+        return EndMessageFacts(*known, None, None, None, False)
     entry = HRESULTS.get(hresult)
     if entry is None:
-        return (*known, format_hresult(hresult), "", "not in the table", False)
-    return (*known, format_hresult(hresult), entry.name, entry.meaning, entry.reboot_required)
+        return EndMessageFacts(*known, format_hresult(hresult), "", "not in the table", False)
+    return EndMessageFacts(
+        *known, format_hresult(hresult), entry.name, entry.meaning, entry.reboot_required
+    )
 
 
 def judge_outcomes(

@@ -1,8 +1,9 @@
-"""The report's DataFrames (the column contracts of :mod:`reporter.model`), built from raw columns.
+"""The report's DataFrames (the columns of :mod:`reporter.schema`), built from raw columns.
 
 Repeated strings are categoricals, counts nullable ``Int64``, flags ``boolean`` and times
 ``datetime64[ns, UTC]``. Columns whose name starts with ``_`` are working columns (row
 positions into another frame) that :func:`public` drops before the frames reach a renderer.
+Each frame builder returns its :class:`~reporter.notes.Notes` beside the frame.
 """
 
 from collections.abc import Sequence
@@ -14,30 +15,27 @@ import pandas as pd
 
 from reporter.derive import categorical, derive_results, derive_titles, factorize, judge_outcomes
 from reporter.inventory import Inventory
-from reporter.model import (
-    EXECUTION_COLUMNS,
-    KB_ROLLUP_COLUMNS,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    PROBLEM_COLUMNS,
-    SERVER_COLUMNS,
-)
-from reporter.parse import (
-    STATUSES,
-    RawBatch,
-    clean_text_column,
-    normalise_status,
-    parse_duration,
-    parse_times,
-)
+from reporter.notes import Notes
+from reporter.parse import STATUSES, RawBatch, clean_text_column, parse_duration, parse_times
 from reporter.problems import Problem
+from reporter.records import FetchedExecution, normalise_status
+from reporter.schema import (
+    EXECUTION_SCHEMA,
+    FAILED_SCHEMA,
+    KB_ROLLUP_SCHEMA,
+    PROBLEM_SCHEMA,
+    SERVER_SCHEMA,
+)
 
 DURATION_TOLERANCE_S = 1  # reported and computed durations may differ by rounding
 
 
 @dataclass
 class ServerTable:
-    """The servers of a report: every inventory server once, keyed by (ALIAS, SERVER)."""
+    """The servers of a report: every inventory server once, keyed by (ALIAS, SERVER).
+
+    Built whole by :func:`server_table`; later stages only read it.
+    """
 
     aliases: list[str] = field(default_factory=list)
     server_ids: list[str] = field(default_factory=list)
@@ -46,11 +44,11 @@ class ServerTable:
     positions: dict[tuple[str, str], int] = field(default_factory=dict)
     _columns: dict[str, pd.Categorical] = field(default_factory=dict, repr=False)
 
-    def position(self, alias: str | None, server_id: str, *, add: bool = True) -> int:
-        """The server's row number, adding a server that is not in the inventory yet."""
+    def _add(self, alias: str | None, server_id: str) -> int:
+        """The server's row number, adding it (without attributes) if it is new."""
         key = ((alias or "").upper(), server_id.upper())
         found = self.positions.get(key)
-        if found is None and add:
+        if found is None:
             found = self.positions[key] = len(self.server_ids)
             self.aliases.append(key[0])
             self.server_ids.append(server_id)
@@ -58,7 +56,7 @@ class ServerTable:
             for values in self.attributes.values():
                 values.append(None)
             self._columns.clear()
-        return found if found is not None else -1
+        return found
 
     def column(self, name: str, rows: np.ndarray) -> pd.Categorical:
         """Column ``name`` (``account_alias``, ``server_id`` or an attribute) for ``rows``.
@@ -78,12 +76,10 @@ class ServerTable:
 
 
 RESERVED = {
-    *PATCH_COLUMNS,
-    *PATCH_EXTRA_COLUMNS,
-    *EXECUTION_COLUMNS,
-    *SERVER_COLUMNS,
-    *KB_ROLLUP_COLUMNS,
-    "still_failing",
+    *FAILED_SCHEMA.names,
+    *EXECUTION_SCHEMA.names,
+    *SERVER_SCHEMA.names,
+    *KB_ROLLUP_SCHEMA.names,
 }
 
 
@@ -96,8 +92,13 @@ def attribute_name(column: str) -> str:
     return column
 
 
-def server_table(inventory: Inventory, default_alias: str | None) -> ServerTable:
-    """Every distinct (alias, server) of the inventory's valid rows, in file order.
+def server_table(
+    inventory: Inventory,
+    default_alias: str | None,
+    fetched: Sequence[FetchedExecution] = (),
+) -> ServerTable:
+    """Every distinct (alias, server) of the inventory's valid rows, in file order, then the
+    servers of ``fetched`` executions that the inventory does not list, in fetch order.
 
     A server listed on several rows takes, for each attribute, the first non-empty value.
     """
@@ -108,7 +109,7 @@ def server_table(inventory: Inventory, default_alias: str | None) -> ServerTable
         alias = (row.account_alias or default_alias or "").upper()
         position = table.positions.get((alias, row.server_id.upper()))
         if position is None:
-            position = table.position(alias, row.server_id)
+            position = table._add(alias, row.server_id)
             table.in_inventory[position] = True
         elif position in complete:
             continue
@@ -119,26 +120,30 @@ def server_table(inventory: Inventory, default_alias: str | None) -> ServerTable
                 filled = filled and values[position] is not None
         if filled:
             complete.add(position)
+    known = table.positions
+    for item in fetched:  # executions of servers the inventory does not list: report them too
+        if (item.account_alias.upper(), item.server_id.upper()) not in known:
+            table._add(item.account_alias, item.server_id)
     return table
 
 
-def execution_frame(batch: RawBatch, servers: ServerTable) -> pd.DataFrame:
-    """One row per readable execution payload, in fetch order, with its problems noted.
+def execution_frame(batch: RawBatch, servers: ServerTable) -> tuple[pd.DataFrame, Notes]:
+    """One row per readable execution payload, in fetch order, and the notes on them.
 
-    The working column ``_server`` is the server's row in ``servers``.
+    ``servers`` must hold the server of every execution (:func:`server_table` given
+    ``batch.fetched``); the working column ``_server`` is its row there.
     """
+    notes = Notes()
     count = len(batch.fetched)
     owners = np.arange(count)
     known = servers.positions
-    rows = [known.get((f.account_alias.upper(), f.server_id.upper()), -1) for f in batch.fetched]
-    if -1 in rows:  # executions of servers the inventory does not list: report them too
-        rows = [servers.position(f.account_alias, f.server_id) for f in batch.fetched]
+    rows = [known[(f.account_alias.upper(), f.server_id.upper())] for f in batch.fetched]
     server_rows = np.array(rows, dtype=np.int64)
     status_raw = batch.exec_status  # already text or None
-    start = parse_times(batch.exec_start, "start_time", owners, None, batch)
-    end = parse_times(batch.exec_end, "end_time", owners, None, batch)
+    start = parse_times(batch.exec_start, "start_time", owners, None, notes)
+    end = parse_times(batch.exec_end, "end_time", owners, None, notes)
     status = normalise_statuses(*factorize(status_raw))
-    durations = _durations(batch, start, end)
+    durations = _durations(batch, start, end, notes)
     frame = pd.DataFrame(
         {
             "_server": server_rows,
@@ -154,16 +159,18 @@ def execution_frame(batch: RawBatch, servers: ServerTable) -> pd.DataFrame:
             "details_missing": pd.array(batch.exec_details_missing, dtype="boolean"),
         }
     )
-    _note_missing_fields(batch, frame)
-    return frame
+    _note_missing_fields(notes, frame)
+    return frame, notes
 
 
-def _durations(batch: RawBatch, start: pd.DatetimeIndex, end: pd.DatetimeIndex) -> dict:
+def _durations(
+    batch: RawBatch, start: pd.DatetimeIndex, end: pd.DatetimeIndex, notes: Notes
+) -> dict:
     """duration_s (times first, else reported), duration_reported and duration_mismatch."""
     computed = np.asarray((end - start).total_seconds())
     backwards = computed < 0
     for position in np.flatnonzero(backwards):
-        batch.note(int(position), "end_time is before start_time")
+        notes.fault(int(position), "end_time is before start_time")
     computed = np.where(backwards | np.isnan(computed), np.nan, np.round(computed))
     reported_text = batch.exec_duration
     codes, uniques = factorize(reported_text)
@@ -172,11 +179,11 @@ def _durations(batch: RawBatch, start: pd.DatetimeIndex, end: pd.DatetimeIndex) 
     for position in np.flatnonzero(np.isnan(reported)):
         text = reported_text[position]
         if text is not None and text.strip():
-            batch.note(int(position), f"duration {text.strip()!r} is not a duration")
+            notes.fault(int(position), f"duration {text.strip()!r} is not a duration")
     mismatch = ~np.isnan(computed) & ~np.isnan(reported)
     mismatch &= np.abs(np.nan_to_num(computed) - np.nan_to_num(reported)) > DURATION_TOLERANCE_S
     for position in np.flatnonzero(mismatch):
-        batch.flag(
+        notes.flag(
             int(position),
             f"duration {reported_text[position].strip()!r} does not match the times "
             f"({int(computed[position])} s)",
@@ -189,29 +196,33 @@ def _durations(batch: RawBatch, start: pd.DatetimeIndex, end: pd.DatetimeIndex) 
     }
 
 
-def _note_missing_fields(batch: RawBatch, frame: pd.DataFrame) -> None:
+def _note_missing_fields(notes: Notes, frame: pd.DataFrame) -> None:
     """Note documented execution fields that are missing where they should be known."""
     status = frame["status"].cat.codes.to_numpy()
     raw = frame["status_raw"]
     for position in np.flatnonzero(raw.isna().to_numpy()):
-        batch.note(int(position), "no status")
+        notes.fault(int(position), "no status")
     unknown = (status == STATUSES.index("unknown")) & raw.notna().to_numpy()
     for position in np.flatnonzero(unknown):
-        batch.note(int(position), f"status {raw.iloc[position]!r} is not a known status")
+        notes.fault(int(position), f"status {raw.iloc[position]!r} is not a known status")
     started = np.isin(status, [STATUSES.index(s) for s in ("running", "completed", "failed")])
     for position in np.flatnonzero(started & frame["start"].isna().to_numpy()):
-        batch.note(int(position), "no start_time")
+        notes.fault(int(position), "no start_time")
     finished = np.isin(status, [STATUSES.index(s) for s in ("completed", "failed")])
     for position in np.flatnonzero(finished & frame["end"].isna().to_numpy()):
-        batch.note(int(position), "no end_time")
+        notes.fault(int(position), "no end_time")
 
 
-def patch_frame(batch: RawBatch, executions: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
-    """One row per patch attempt of the executions in ``kept`` (positions in ``executions``).
+def patch_frame(
+    batch: RawBatch, executions: pd.DataFrame, kept: np.ndarray
+) -> tuple[pd.DataFrame, Notes]:
+    """One row per patch attempt of the executions in ``kept`` (positions in ``executions``),
+    and the notes on the patches (against their execution's number in ``batch``).
 
     ``executions`` is the full execution frame; the working column ``_exec`` of the result is
     the row of the patch's execution in ``executions.iloc[kept]``.
     """
+    notes = Notes()
     new_row = np.full(len(executions), -1, dtype=np.int64)
     new_row[kept] = np.arange(len(kept))
     all_owners = batch.patch_owners()
@@ -220,22 +231,29 @@ def patch_frame(batch: RawBatch, executions: pd.DataFrame, kept: np.ndarray) -> 
     if isinstance(chosen, np.ndarray) and len(chosen) == len(all_owners):
         chosen = slice(None)  # every patch is in the figures: no copies
     owners, seqs = all_owners[chosen], all_seqs[chosen]
-    begin, end_message, status, start, end = batch.patch_columns()
+    values = batch.patch_values
 
-    def text(values: list, name: str) -> tuple[np.ndarray, list]:
-        codes, uniques = factorize_text(values, name, all_owners, all_seqs, batch)
+    def text(name: str) -> tuple[np.ndarray, list]:
+        codes, uniques = factorize_text(values[name], name, all_owners, all_seqs, notes)
         return codes[chosen], uniques
 
-    begin_codes, begin_uniques = text(begin, "patch_begin_message")
+    begin_codes, begin_uniques = text("patch_begin_message")
     titles = derive_titles(begin_codes, begin_uniques)
     for position in np.flatnonzero(titles["title"].isna()):
         message = begin_uniques[begin_codes[position]]
-        what = f"{message.strip()!r} names no patch" if message and message.strip() else "missing"
-        batch.note(int(owners[position]), f"patch {seqs[position]} patch_begin_message {what}")
+        seq = int(seqs[position])
+        if message and message.strip():
+            kind = "whose patch_begin_message names no patch"
+            what = f"{message.strip()!r} names no patch"
+        else:
+            kind, what = "without a title (patch_begin_message missing)", "missing"
+        notes.patch_fault(
+            int(owners[position]), seq, kind, f"patch {seq} patch_begin_message {what}"
+        )
     times = {}
-    for name, values in (("start_time", start), ("end_time", end)):
-        values = clean_text_column(values, name, all_owners, all_seqs, batch)
-        times[name] = parse_times(values, name, all_owners, all_seqs, batch)[chosen]
+    for name in ("start_time", "end_time"):
+        cleaned = clean_text_column(values[name], name, all_owners, all_seqs, notes)
+        times[name] = parse_times(cleaned, name, all_owners, all_seqs, notes)[chosen]
     start, end = times["start_time"], times["end_time"]
     seconds = np.asarray((end - start).total_seconds())
     rows = new_row[owners]
@@ -252,8 +270,8 @@ def patch_frame(batch: RawBatch, executions: pd.DataFrame, kept: np.ndarray) -> 
             "execution_end": kept_executions["end"].array.take(rows),
             "patch_seq": pd.array(seqs, dtype="Int64"),
             **titles,
-            **derive_results(*text(end_message, "patch_end_message")),
-            "patch_status": normalise_statuses(*text(status, "status")),
+            **derive_results(*text("patch_end_message")),
+            "patch_status": normalise_statuses(*text("status")),
             "patch_start": start,
             "patch_end": end,
             "duration_s": whole_seconds(np.where(seconds >= 0, seconds, np.nan)),
@@ -264,11 +282,14 @@ def patch_frame(batch: RawBatch, executions: pd.DataFrame, kept: np.ndarray) -> 
     )
     frame["outcome"] = outcome
     for position in np.flatnonzero(untold):
-        batch.note(
+        seq = int(seqs[position])
+        notes.patch_fault(
             int(owners[position]),
-            f"patch {seqs[position]} has no result code and no known status; counted as a warning",
+            seq,
+            "with no result code and no known status (counted as warnings)",
+            f"patch {seq} has no result code and no known status; counted as a warning",
         )
-    return frame
+    return frame, notes
 
 
 def with_attributes(frame: pd.DataFrame, servers: ServerTable) -> pd.DataFrame:
@@ -290,7 +311,7 @@ def public(frame: pd.DataFrame, columns: Sequence[str], servers: ServerTable) ->
 
 
 def factorize_text(
-    values: list[Any], name: str, owners: np.ndarray, seqs: np.ndarray | None, batch: RawBatch
+    values: list[Any], name: str, owners: np.ndarray, seqs: np.ndarray | None, notes: Notes
 ) -> tuple[np.ndarray, list[str | None]]:
     """:func:`factorize` of a column that should be text, after :func:`clean_text_column`.
 
@@ -303,7 +324,7 @@ def factorize_text(
             return codes, uniques
     except TypeError:  # an unhashable value: a list or an object
         pass
-    return factorize(clean_text_column(values, name, owners, seqs, batch))
+    return factorize(clean_text_column(values, name, owners, seqs, notes))
 
 
 def normalise_statuses(codes: np.ndarray, uniques: list[str | None]) -> pd.Categorical:
@@ -320,7 +341,8 @@ def whole_seconds(seconds: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
-    """The problems, sorted by inventory line (unknown last), then server."""
+    """The problems (:data:`~reporter.schema.PROBLEM_SCHEMA`), sorted by inventory line
+    (unknown last), then server."""
     frame = pd.DataFrame(
         {
             "line": pd.array([p.line for p in problems], dtype="Int64"),
@@ -330,7 +352,7 @@ def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
             "kind": pd.array([p.kind for p in problems], dtype="string"),
             "reason": pd.array([p.reason for p in problems], dtype="string"),
         },
-        columns=PROBLEM_COLUMNS,
+        columns=PROBLEM_SCHEMA.names,
     )
     return frame.sort_values(["line", "server_id"], na_position="last", kind="stable").reset_index(
         drop=True

@@ -1,8 +1,9 @@
 """The report model: every figure a report shows, computed once.
 
 The renderers (``reporter.render``) only present a :class:`ReportModel`; they never compute
-figures of their own. The column lists below are the contract between the data stages
-(``frames``, ``compliance``) and the renderers.
+figures of their own. The frames' columns, dtypes and meanings are :mod:`reporter.schema`,
+the contract between the data stages (``frames``, ``compliance``) and the renderers; the
+column lists below are its names, kept here for the renderers.
 """
 
 from dataclasses import dataclass, field
@@ -10,122 +11,68 @@ from datetime import datetime
 
 import pandas as pd
 
-# The patch-attempt columns, in the order of the CSV export (SPEC 5). Inventory attributes
-# follow them in the ``patches`` frame.
-PATCH_COLUMNS = [
-    "account_alias",
-    "server_id",
-    "execution_id",
-    "execution_status",
-    "execution_start",
-    "execution_end",
-    "patch_seq",
-    "title",
-    "kb",
-    "kbs",
-    "classification",
-    "result_code",
-    "result",
-    "result_meaning",
-    "hresult",
-    "hresult_name",
-    "hresult_meaning",
-    "reboot_required",
-    "patch_status",
-    "patch_start",
-    "patch_end",
-    "duration_s",
+from reporter.schema import (
+    COMPLIANCE_STATUSES,
+    COMPLIANT,
+    EXECUTION_SCHEMA,
+    FAILED_SCHEMA,
+    FAILURE_SUMMARY_SCHEMA,
+    HRESULT_SCHEMA,
+    IN_PROGRESS,
+    KB_ROLLUP_SCHEMA,
+    NO_DATA,
+    NON_COMPLIANT,
+    PATCH_EXPORT_SCHEMA,
+    PATCH_SCHEMA,
+    PROBLEM_SCHEMA,
+    SERVER_SCHEMA,
+    FrameSchema,
+    validate,
+)
+
+__all__ = [
+    "COMPLIANCE_STATUSES",
+    "COMPLIANT",
+    "EXECUTION_COLUMNS",
+    "FAILURE_SUMMARY_COLUMNS",
+    "FRAME_SCHEMAS",
+    "HRESULT_COLUMNS",
+    "IN_PROGRESS",
+    "KB_ROLLUP_COLUMNS",
+    "NON_COMPLIANT",
+    "NO_DATA",
+    "PATCH_COLUMNS",
+    "PATCH_EXTRA_COLUMNS",
+    "PROBLEM_COLUMNS",
+    "SERVER_COLUMNS",
+    "Kpis",
+    "ReportMeta",
+    "ReportModel",
+    "validate_model",
 ]
 
-# Extra per-attempt columns the reports use (after PATCH_COLUMNS, before the attributes):
-#   outcome: "succeeded" | "warning" | "failed" | "in progress" (the attempt judged by SPEC 4)
-#   patch_key: what "the same patch" means for compliance: the primary KB; for a Linux package
-#              its name and architecture ("openssl-libs.x86_64"), so a later release that
-#              installs clears an earlier one that failed; else the title
-#   rpm_name, rpm_version, rpm_release, rpm_arch: for Linux packages, else missing
-#   end_message: the raw patch_end_message
-PATCH_EXTRA_COLUMNS = [
-    "outcome",
-    "patch_key",
-    "rpm_name",
-    "rpm_version",
-    "rpm_release",
-    "rpm_arch",
-    "end_message",
-]
+# The patch-attempt columns, in the order of the CSV export (SPEC 5); the ``patches`` frame
+# continues with PATCH_EXTRA_COLUMNS (outcome, patch_key, ...), then the attributes.
+PATCH_COLUMNS = PATCH_EXPORT_SCHEMA.names
+PATCH_EXTRA_COLUMNS = PATCH_SCHEMA.names[len(PATCH_COLUMNS) :]
+EXECUTION_COLUMNS = EXECUTION_SCHEMA.names
+SERVER_COLUMNS = SERVER_SCHEMA.names
+KB_ROLLUP_COLUMNS = KB_ROLLUP_SCHEMA.names
+FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
+HRESULT_COLUMNS = HRESULT_SCHEMA.names
+PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
 
-EXECUTION_COLUMNS = [
-    "account_alias",
-    "server_id",
-    "execution_id",
-    "status",  # pending | running | completed | failed | unknown
-    "status_raw",
-    "start",  # datetime64[ns, UTC], NaT when unknown
-    "end",
-    "duration_s",  # Int64: from the times when both are known, else the reported duration
-    "duration_reported",  # the API's duration string, as sent
-    "duration_mismatch",  # boolean: the reported duration contradicts the times
-    "patch_count",  # Int64: patches listed, or the number the API gave instead of a list
-    "details_missing",  # boolean: the API gave a count instead of the patch list
-    "succeeded",  # Int64 counts of attempts by outcome
-    "warnings",
-    "failed",
-    "in_progress",
-    "in_period",  # boolean: counted in the figures (always true without --period)
-    "issues",  # string: what was wrong with the payload ("" when nothing)
-]
-
-SERVER_COLUMNS = [
-    "account_alias",
-    "server_id",
-    "compliance",  # COMPLIANT | NON_COMPLIANT | IN_PROGRESS | NO_DATA
-    "reason",  # one line: why this status (e.g. "2 patches failed: KB5031361, KB5032189")
-    "executions",  # Int64
-    "patches_attempted",
-    "succeeded",
-    "warnings",
-    "failed",
-    "failed_kbs",  # string: the patch keys whose latest attempt failed, joined with "; "
-    "latest_execution_id",
-    "latest_execution_start",
-    "latest_execution_status",
-    "last_success",  # datetime of the latest succeeded attempt, NaT if none
-]
-
-KB_ROLLUP_COLUMNS = [
-    "patch_key",
-    "kb",
-    "title",
-    "classification",
-    "servers_attempted",  # Int64, servers whose latest attempt of this patch is in scope
-    "servers_succeeded",  # latest attempt succeeded (warnings included)
-    "servers_failed",  # latest attempt failed
-    "attempts",  # all attempts, retries included
-]
-
-FAILURE_SUMMARY_COLUMNS = [
-    "patch_key",
-    "result",
-    "hresult",
-    "title",
-    "kb",
-    "result_code",
-    "result_meaning",
-    "hresult_name",
-    "hresult_meaning",
-    "servers",  # distinct (account, server) with such an attempt
-    "attempts",
-]
-
-HRESULT_COLUMNS = ["hresult", "hresult_name", "hresult_meaning", "attempts"]
-
-PROBLEM_COLUMNS = ["line", "account_alias", "server_id", "execution_id", "kind", "reason"]
-
-COMPLIANT = "Compliant"
-NON_COMPLIANT = "Non-compliant"
-IN_PROGRESS = "In progress"
-NO_DATA = "No data"
-COMPLIANCE_STATUSES = [COMPLIANT, NON_COMPLIANT, IN_PROGRESS, NO_DATA]
+# ReportModel's frames and their schemas.
+FRAME_SCHEMAS: dict[str, FrameSchema] = {
+    "servers": SERVER_SCHEMA,
+    "executions": EXECUTION_SCHEMA,
+    "patches": PATCH_SCHEMA,
+    "failed": FAILED_SCHEMA,
+    "kb_rollup": KB_ROLLUP_SCHEMA,
+    "problems": PROBLEM_SCHEMA,
+    "failure_summary": FAILURE_SUMMARY_SCHEMA,
+    "hresults": HRESULT_SCHEMA,
+}
 
 
 @dataclass(frozen=True)
@@ -171,16 +118,17 @@ class ReportMeta:
 
 @dataclass
 class ReportModel:
-    """Everything a report shows. Frames use the column lists above, then inventory attributes."""
+    """Everything a report shows. Each frame follows its schema in :data:`FRAME_SCHEMAS`,
+    then (where the schema allows them) the inventory attribute columns."""
 
     meta: ReportMeta
     kpis: Kpis
-    servers: pd.DataFrame  # SERVER_COLUMNS + attributes, one row per inventory server
-    executions: pd.DataFrame  # EXECUTION_COLUMNS + attributes, executions in the figures
-    patches: pd.DataFrame  # PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + attributes
-    failed: pd.DataFrame  # rows of ``patches`` whose outcome is "failed"
-    kb_rollup: pd.DataFrame  # KB_ROLLUP_COLUMNS, sorted by servers_failed desc, then key
-    problems: pd.DataFrame  # PROBLEM_COLUMNS
+    servers: pd.DataFrame  # one row per inventory server, worst status first
+    executions: pd.DataFrame  # executions in the figures
+    patches: pd.DataFrame  # one row per patch attempt
+    failed: pd.DataFrame  # rows of ``patches`` whose outcome is "failed", with still_failing
+    kb_rollup: pd.DataFrame  # sorted by servers_failed desc, then key
+    problems: pd.DataFrame
     attribute_columns: list[str] = field(default_factory=list)
     # Chart data, computed once for every renderer:
     results_by_classification: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -190,6 +138,16 @@ class ReportModel:
     failures_by_server: pd.Series = field(default_factory=lambda: pd.Series(dtype="Int64"))
     # server_id -> failed patches, top entries first
     failure_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # FAILURE_SUMMARY_COLUMNS: failed attempts per (patch, result, HRESULT), most servers first
+    # failed attempts per (patch, result, HRESULT), most servers first
     hresults: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # HRESULT_COLUMNS: every HRESULT among the attempts, with name, meaning and count
+    # every HRESULT among the attempts, with name, meaning and count
+
+
+def validate_model(model: ReportModel) -> None:
+    """Check every frame of ``model`` against its schema (attributes as the model lists them).
+
+    Raises:
+        reporter.schema.SchemaError: for the first frame that does not match.
+    """
+    for name, schema in FRAME_SCHEMAS.items():
+        validate(getattr(model, name), schema, model.attribute_columns)

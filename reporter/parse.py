@@ -5,20 +5,21 @@ times in three formats, statuses in any case, durations in four notations and, n
 a patch count where the patch list should be. :func:`read_payloads` walks the decoded payloads
 once and appends each raw field to a column list; the columns are then parsed vectorised
 (:func:`parse_times`) or once per distinct value (:func:`normalise_status`,
-:func:`parse_duration`). Nothing here raises on bad data: what is wrong is written down per
-execution, and the report lists it.
+:func:`parse_duration`). Nothing here raises on bad data: what is wrong is returned as
+:class:`~reporter.notes.Notes` beside the values, and the report lists it.
 """
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from reporter.notes import Notes
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, normalise_status
 
@@ -56,16 +57,24 @@ _DURATION_CLOCK = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)")
 _DURATION_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+class Layout(NamedTuple):
+    """How to read the fields from objects with one key layout (see :func:`_layout_getter`)."""
+
+    getter: Callable[[dict], tuple]  # every field's value, in the order of the field table
+    duplicates: tuple[str, ...]  # notes on fields given under two keys
+    keys: dict[str, Any]  # field -> the key spelling it in this layout (None: absent)
+    readers: dict[str, Callable[[dict], Any]]  # field -> its value in an object
+
+
 @dataclass
 class RawBatch:
     """Raw values read from the payloads: one entry per execution, one row per patch.
 
     ``exec_*`` lists hold one value per execution that had a readable (dict) payload.
-    ``patch_values`` holds one list per field of :data:`PATCH_FIELDS` with a value per patch,
+    ``patch_values`` maps each field of :data:`PATCH_FIELDS` to its values, one per patch,
     execution after execution; ``patch_listed`` says how many patches each execution has, and
     ``seq_fixes`` the (row, position) pairs whose API position is not simply its rank (when
-    an item before it was skipped). ``notes`` maps an execution to what was wrong with it;
-    ``flags`` to what is odd but harmless (shown with the execution, not listed as a problem).
+    an item before it was skipped).
     """
 
     fetched: list[FetchedExecution] = field(default_factory=list)
@@ -75,25 +84,11 @@ class RawBatch:
     exec_duration: list[Any] = field(default_factory=list)
     exec_patch_count: list[int | None] = field(default_factory=list)
     exec_details_missing: list[bool] = field(default_factory=list)
-    patch_values: list[list[Any]] = field(default_factory=lambda: [[] for _ in PATCH_FIELDS])
+    patch_values: dict[str, list[Any]] = field(
+        default_factory=lambda: {name: [] for name in PATCH_FIELDS}
+    )
     patch_listed: list[int] = field(default_factory=list)
     seq_fixes: list[tuple[int, int]] = field(default_factory=list)
-    notes: dict[int, list[str]] = field(default_factory=dict)
-    flags: dict[int, list[str]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def note(self, execution: int, text: str) -> None:
-        """Record that something was wrong with execution number ``execution``'s payload."""
-        self.notes.setdefault(execution, []).append(text)
-
-    def flag(self, execution: int, text: str) -> None:
-        """Record something odd but harmless about an execution (e.g. a duration that
-        contradicts its times: SPEC 1 asks to flag it, and the times win)."""
-        self.flags.setdefault(execution, []).append(text)
-
-    def remarks(self, execution: int) -> str:
-        """Everything noted or flagged about an execution, for its ``issues`` column."""
-        return "; ".join([*self.notes.get(execution, ()), *self.flags.get(execution, ())])
 
     def patch_owners(self) -> np.ndarray:
         """Each patch row's execution number."""
@@ -109,25 +104,26 @@ class RawBatch:
             seqs[row] = position
         return seqs
 
-    def patch_columns(self) -> list[list[Any]]:
-        """The patch values as five columns: begin, end message, status, start, end."""
-        return self.patch_values
 
-
-def read_payloads(fetched: Sequence[FetchedExecution]) -> RawBatch:
+def read_payloads(fetched: Sequence[FetchedExecution]) -> tuple[RawBatch, Notes]:
     """Read every payload into raw columns in one pass; never raises on bad data.
 
     A payload that is not a JSON object becomes a ``bad payload`` problem and is left out.
     Field values are taken as sent; wrongly typed values are noted and read as text where that
     makes sense (a number for a status), else treated as missing (a list for a time).
+
+    Returns:
+        The raw columns, and the notes on them: faults per execution (numbered as in
+        ``batch.fetched``) and a problem per unreadable payload.
     """
     batch = RawBatch()
-    exec_layouts: dict[tuple, tuple] = {}
-    patch_layouts: dict[tuple, tuple] = {}
+    notes = Notes()
+    exec_layouts: dict[tuple, Layout] = {}
+    patch_layouts: dict[tuple, Layout] = {}
     for item in fetched:
         payload = item.payload
         if type(payload) is not dict:
-            batch.problems.append(
+            notes.problems.append(
                 Problem(
                     BAD_PAYLOAD,
                     f"the API sent {_describe(payload)} instead of an execution object; "
@@ -141,44 +137,45 @@ def read_payloads(fetched: Sequence[FetchedExecution]) -> RawBatch:
             continue
         index = len(batch.fetched)
         batch.fetched.append(item)
-        layout = tuple(payload)
-        found = exec_layouts.get(layout) or _layout_getter(layout, EXECUTION_FIELDS, exec_layouts)
-        getter, duplicates, keys, _ = found
-        if duplicates:
-            batch.note(index, "; ".join(duplicates))
-        sent_id, status, start, end, duration, patches = getter(payload)
+        keys = tuple(payload)
+        layout = exec_layouts.get(keys) or _layout_getter(keys, EXECUTION_FIELDS, exec_layouts)
+        if layout.duplicates:
+            notes.fault(index, "; ".join(layout.duplicates))
+        # The getter gives the values in EXECUTION_FIELDS order.
+        sent_id, status, start, end, duration, patches = layout.getter(payload)
         if type(sent_id) is not str:
-            sent_id = _text(sent_id, "execution_id", batch, index)
+            sent_id = _text(sent_id, "execution_id", notes, index)
         if sent_id is not None and sent_id != item.execution_id:
-            _check_execution_id(batch, index, sent_id, item.execution_id)
+            _check_execution_id(notes, index, sent_id, item.execution_id)
         if type(status) is not str:
-            status = _text(status, "status", batch, index)
+            status = _text(status, "status", notes, index)
         if type(start) is not str:
-            start = _text(start, "start_time", batch, index)
+            start = _text(start, "start_time", notes, index)
         if type(end) is not str:
-            end = _text(end, "end_time", batch, index)
+            end = _text(end, "end_time", notes, index)
         if type(duration) is not str:
             if isinstance(duration, int | float) and not isinstance(duration, bool):
                 duration = str(duration)  # a bare number is read as seconds
-            duration = _text(duration, "duration", batch, index)
+            duration = _text(duration, "duration", notes, index)
         batch.exec_status.append(status)
         batch.exec_start.append(start)
         batch.exec_end.append(end)
         batch.exec_duration.append(duration)
         if type(patches) is list:
-            _read_patch_list(batch, index, patches, patch_layouts)
+            _read_patch_list(batch, notes, index, patches, patch_layouts)
         else:
-            count, details_missing = _patch_count(batch, index, patches, keys[5], status)
+            key = layout.keys["patches"]
+            count, details_missing = _patch_count(notes, index, patches, key, status)
             batch.exec_patch_count.append(count)
             batch.exec_details_missing.append(details_missing)
             batch.patch_listed.append(0)
-    return batch
+    return batch, notes
 
 
-def _check_execution_id(batch: RawBatch, index: int, sent: str, requested: str) -> None:
+def _check_execution_id(notes: Notes, index: int, sent: str, requested: str) -> None:
     """Note a response whose execution ID is not the one asked for (case aside)."""
     if sent.strip().upper() != requested.upper():
-        batch.note(
+        notes.fault(
             index,
             f"the response is for execution {sent.strip()!r}, not the requested "
             f"{requested!r}; reported under the requested ID",
@@ -186,7 +183,7 @@ def _check_execution_id(batch: RawBatch, index: int, sent: str, requested: str) 
 
 
 def _read_patch_list(
-    batch: RawBatch, index: int, patches: list, layouts: dict[tuple, tuple]
+    batch: RawBatch, notes: Notes, index: int, patches: list, layouts: dict[tuple, Layout]
 ) -> None:
     """Append one execution's patch list to the batch (the hot path: keep it plain).
 
@@ -197,40 +194,43 @@ def _read_patch_list(
     if patches and set(map(type, patches)) == {dict}:
         shapes = set(map(tuple, patches))
         if len(shapes) == 1:
-            layout = shapes.pop()
-            _, duplicates, _, fields = layouts.get(layout) or _layout_getter(
-                layout, PATCH_FIELDS, layouts
-            )
-            if duplicates:
-                batch.note(index, "patches: " + "; ".join(duplicates))
-            begin, end_message, status, start, end = columns
-            begin.extend(map(fields[0], patches))
-            end_message.extend(map(fields[1], patches))
-            status.extend(map(fields[2], patches))
-            start.extend(map(fields[3], patches))
-            end.extend(map(fields[4], patches))
-            _listed(batch, len(patches))
+            keys = shapes.pop()
+            layout = layouts.get(keys) or _layout_getter(keys, PATCH_FIELDS, layouts)
+            if layout.duplicates:
+                notes.fault(index, "patches: " + "; ".join(layout.duplicates))
+            for name, read in layout.readers.items():
+                columns[name].extend(map(read, patches))
+            _count_rows(batch, len(patches))
             return
+    rows = columns["patch_begin_message"]  # every field's list has a value per row
     listed = 0
     for position, patch in enumerate(patches, 1):
         if type(patch) is not dict:
-            batch.note(index, f"patch {position} is {_describe(patch)}, not an object; skipped")
+            notes.patch_fault(
+                index,
+                position,
+                "that are not objects (skipped)",
+                f"patch {position} is {_describe(patch)}, not an object; skipped",
+            )
             continue
-        layout = tuple(patch)
-        getter, duplicates, _, _ = layouts.get(layout) or _layout_getter(
-            layout, PATCH_FIELDS, layouts
-        )
-        if duplicates:
-            batch.note(index, f"patch {position}: {'; '.join(duplicates)}")
+        keys = tuple(patch)
+        layout = layouts.get(keys) or _layout_getter(keys, PATCH_FIELDS, layouts)
+        if layout.duplicates:
+            notes.patch_fault(
+                index,
+                position,
+                "with a field given under two keys (used the first)",
+                f"patch {position}: {'; '.join(layout.duplicates)}",
+            )
         listed += 1
         if position != listed:
-            batch.seq_fixes.append((len(columns[0]), position))
-        for column, value in zip(columns, getter(patch), strict=True):
-            column.append(value)
-    _listed(batch, listed)
+            batch.seq_fixes.append((len(rows), position))
+        for name, value in zip(PATCH_FIELDS, layout.getter(patch), strict=True):
+            columns[name].append(value)
+    _count_rows(batch, listed)
 
 
-def _listed(batch: RawBatch, count: int) -> None:
+def _count_rows(batch: RawBatch, count: int) -> None:
     """Record how many patch rows the current execution contributed."""
     batch.patch_listed.append(count)
     batch.exec_patch_count.append(count)
@@ -238,7 +238,7 @@ def _listed(batch: RawBatch, count: int) -> None:
 
 
 def _patch_count(
-    batch: RawBatch, index: int, patches: Any, key: str | None, status: str | None
+    notes: Notes, index: int, patches: Any, key: str | None, status: str | None
 ) -> tuple[int | None, bool]:
     """Read a ``patches`` value that is not a list: a count, nothing, or something wrong."""
     count = None
@@ -249,23 +249,25 @@ def _patch_count(
     elif isinstance(patches, float) and math.isfinite(patches) and patches.is_integer():
         count = int(patches)
     if count is not None and 0 <= count <= MAX_PATCH_COUNT:
-        batch.note(index, f"the API gave a patch count ({count}) instead of the patch list")
+        notes.fault(index, f"the API gave a patch count ({count}) instead of the patch list")
         return count, True
     if patches is None:
         if normalise_status(status) not in ("running", "pending"):
             field_name = "patches" if key is None else repr(key)
-            batch.note(index, f"no patch list ({field_name} missing or null); read as 0 patches")
+            notes.fault(index, f"no patch list ({field_name} missing or null); read as 0 patches")
         return 0, False
-    batch.note(index, f"patches is {_describe(patches)}, not a list; read as 0 patches")
+    notes.fault(index, f"patches is {_describe(patches)}, not a list; read as 0 patches")
     return 0, False
 
 
-def _layout_getter(layout: tuple, fields: dict[str, tuple[str, ...]], cache: dict) -> tuple:
+def _layout_getter(
+    layout: tuple, fields: dict[str, tuple[str, ...]], cache: dict[tuple, Layout]
+) -> Layout:
     """How to read one key layout; remembered per layout.
 
-    Returns (getter, duplicate-key notes, keys, per-field getters). Each field takes the first
-    key of ``layout`` that spells it; the getter returns a tuple of the values in ``fields``
-    order, and each per-field getter one value (None for a field the layout lacks).
+    Each field takes the first key of ``layout`` that spells it; the getter returns a tuple
+    of the values in ``fields`` order, and each field's reader its value (None for a field
+    the layout lacks).
     """
     found: dict[str, Any] = {}
     duplicates: list[str] = []
@@ -278,18 +280,20 @@ def _layout_getter(layout: tuple, fields: dict[str, tuple[str, ...]], cache: dic
             duplicates.append(f"keys {found[name]!r} and {key!r} both given; used the first")
         else:
             found[name] = key
-    keys = tuple(found.get(name) for name in fields)
-    if all(key is not None for key in keys):
-        getter = itemgetter(*keys)
+    keys = {name: found.get(name) for name in fields}
+    spelled = tuple(keys.values())
+    getter: Callable[[dict], tuple]
+    if all(key is not None for key in spelled):
+        getter = itemgetter(*spelled)
     else:
 
-        def getter(data: dict, keys: tuple = keys) -> tuple:
+        def getter(data: dict, keys: tuple = spelled) -> tuple:
             return tuple(None if key is None else data.get(key) for key in keys)
 
-    per_field = tuple(_missing if key is None else itemgetter(key) for key in keys)
+    readers = {name: _missing if key is None else itemgetter(key) for name, key in keys.items()}
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
-    cache[layout] = (getter, tuple(duplicates), keys, per_field)
+    cache[layout] = Layout(getter, tuple(duplicates), keys, readers)
     return cache[layout]
 
 
@@ -298,14 +302,14 @@ def _missing(data: dict) -> None:
     return None
 
 
-def _text(value: Any, name: str, batch: RawBatch, index: int) -> str | None:
+def _text(value: Any, name: str, notes: Notes, index: int) -> str | None:
     """A field that should be text: numbers are read as text, other types as missing."""
     if value is None or type(value) is str:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        batch.note(index, f"{name} is a number ({value!r}); read as text")
+        notes.fault(index, f"{name} is a number ({value!r}); read as text")
         return str(value)
-    batch.note(index, f"{name} is {_describe(value)}; ignored")
+    notes.fault(index, f"{name} is {_describe(value)}; ignored")
     return None
 
 
@@ -328,12 +332,12 @@ def _describe(value: Any) -> str:
 
 
 def clean_text_column(
-    values: list[Any], name: str, owners: np.ndarray, seqs: np.ndarray | None, batch: RawBatch
+    values: list[Any], name: str, owners: np.ndarray, seqs: np.ndarray | None, notes: Notes
 ) -> list[str | None]:
     """``values`` with every entry text or None: non-text entries are noted and fixed.
 
-    ``owners`` gives each entry's execution number and ``seqs`` its patch position, for the
-    notes. Wrong types are rare, so fixing them one by one is fine.
+    ``owners`` gives each entry's execution number and ``seqs`` (None for an execution field)
+    its patch position, for the notes. Wrong types are rare, so fixing them one by one is fine.
     """
     if set(map(type, values)) <= {str, type(None)}:
         return values
@@ -341,15 +345,34 @@ def clean_text_column(
     for position, value in enumerate(values):
         if value is None or type(value) is str:
             continue
-        label = name if seqs is None else f"patch {seqs[position]} {name}"
-        execution = int(owners[position])
         if isinstance(value, int | float) and not isinstance(value, bool):
-            batch.note(execution, f"{label} is a number ({value!r}); read as text")
+            kind = f"with {name} a number (read as text)"
+            what = f"is a number ({value!r}); read as text"
             values[position] = str(value)
         else:
-            batch.note(execution, f"{label} is {_describe(value)}; ignored")
+            kind = f"with {name} of another type (ignored)"
+            what = f"is {_describe(value)}; ignored"
             values[position] = None
+        _fault(notes, int(owners[position]), seqs, position, name, kind, what)
     return values
+
+
+def _fault(
+    notes: Notes,
+    execution: int,
+    seqs: np.ndarray | None,
+    row: int,
+    name: str,
+    kind: str,
+    what: str,
+) -> None:
+    """Note that field ``name`` ``what`` ("is not a date and time"), for an execution field
+    (``seqs`` None) or for the patch in ``row`` of a patch column."""
+    if seqs is None:
+        notes.fault(execution, f"{name} {what}")
+    else:
+        seq = int(seqs[row])
+        notes.patch_fault(execution, seq, kind, f"patch {seq} {name} {what}")
 
 
 def parse_times(
@@ -357,7 +380,7 @@ def parse_times(
     name: str,
     owners: np.ndarray,
     seqs: np.ndarray | None,
-    batch: RawBatch,
+    notes: Notes,
 ) -> pd.DatetimeIndex:
     """Parse a column of ISO 8601 times (``Z``, offsets, or ``YYYY-MM-DD HH:MM:SS`` as UTC).
 
@@ -383,9 +406,10 @@ def parse_times(
     for position in np.flatnonzero(parsed.isna()):
         raw = values[position]
         if raw is not None and raw.strip():
-            label = name if seqs is None else f"patch {seqs[position]} {name}"
             shown = raw if len(raw) <= 40 else raw[:37] + "..."
-            batch.note(int(owners[position]), f"{label} {shown!r} is not a date and time")
+            kind = f"whose {name} is not a date and time"
+            what = f"{shown!r} is not a date and time"
+            _fault(notes, int(owners[position]), seqs, position, name, kind, what)
     return parsed
 
 

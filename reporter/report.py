@@ -1,4 +1,10 @@
-"""The report model of a run: inventory + fetched executions -> every figure, computed once."""
+"""The report model of a run: inventory + fetched executions -> every figure, computed once.
+
+The stages run in order, each returning its values and its notes: ``parse`` (raw columns),
+``frames`` (the execution and patch frames), ``compliance`` (what is in the period, latest
+attempts, statuses, roll-ups). :func:`build_report` merges the notes and assembles the
+problem list once.
+"""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,17 +38,12 @@ from reporter.frames import (
 )
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
-from reporter.model import (
-    EXECUTION_COLUMNS,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    SERVER_COLUMNS,
-    ReportMeta,
-    ReportModel,
-)
-from reporter.parse import RawBatch, read_payloads
+from reporter.model import ReportMeta, ReportModel
+from reporter.notes import Notes
+from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, Period
+from reporter.schema import EXECUTION_SCHEMA, FAILED_SCHEMA, PATCH_SCHEMA, SERVER_SCHEMA
 
 
 def build_report(
@@ -66,13 +67,14 @@ def build_report(
     Never raises on what the API sent.
     """
     with collector_paused():
-        servers = server_table(inventory, default_alias)
-        batch = read_payloads(distinct_executions(fetched))
-        every_execution = execution_frame(batch, servers)
+        batch, read_notes = read_payloads(distinct_executions(fetched))
+        servers = server_table(inventory, default_alias, batch.fetched)
+        every_execution, execution_notes = execution_frame(batch, servers)
         kept, period_problems = place_in_period(
             every_execution, batch.fetched, period, now=generated_at
         )
-        patches = patch_frame(batch, every_execution, kept)
+        patches, patch_notes = patch_frame(batch, every_execution, kept)
+        notes = Notes.merged(read_notes, execution_notes, patch_notes)
         executions = every_execution.iloc[kept].reset_index(drop=True)
 
         recency = execution_recency(executions)
@@ -80,13 +82,13 @@ def build_report(
         executions = executions.assign(
             **{name: pd.array(values, dtype="Int64") for name, values in counts.items()},
             in_period=pd.array(np.ones(len(executions), dtype=bool), dtype="boolean"),
-            issues=pd.array([batch.remarks(int(p)) for p in kept], dtype="string"),
+            issues=pd.array([notes.remarks(p) for p in kept.tolist()], dtype="string"),
         )
         problems = [
             *inventory.problems,
             *fetch_problems,
-            *batch.problems,
-            *payload_warnings(batch, kept),
+            *notes.problems,
+            *payload_warnings(notes, batch.fetched, kept),
             *period_problems,
         ]
         latest = latest_attempts(patches, recency)
@@ -95,7 +97,6 @@ def build_report(
         # Executions and attempts read best per server, oldest first, in API order.
         executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
         patches = with_attributes(patches, servers)
-        patch_names = PATCH_COLUMNS + PATCH_EXTRA_COLUMNS
         failed = failed_attempts(patches, latest)
         problem_rows = problem_frame(problems)
         start = executions["start"].dropna()
@@ -116,10 +117,12 @@ def build_report(
         return ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
-            servers=public(with_attributes(servers_frame, servers), SERVER_COLUMNS, servers),
-            executions=public(with_attributes(executions, servers), EXECUTION_COLUMNS, servers),
-            patches=public(patches, patch_names, servers),
-            failed=public(failed, [*patch_names, "still_failing"], servers),
+            servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
+            executions=public(
+                with_attributes(executions, servers), EXECUTION_SCHEMA.names, servers
+            ),
+            patches=public(patches, PATCH_SCHEMA.names, servers),
+            failed=public(failed, FAILED_SCHEMA.names, servers),
             kb_rollup=kb_rollup(patches, latest),
             problems=problem_rows,
             attribute_columns=list(servers.attributes),
@@ -148,17 +151,23 @@ def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExec
     return result
 
 
-def payload_warnings(batch: RawBatch, kept: np.ndarray) -> list[Problem]:
-    """A ``bad payload`` warning for each execution in the figures whose payload had faults."""
+def payload_warnings(
+    notes: Notes, fetched: Sequence[FetchedExecution], kept: np.ndarray
+) -> list[Problem]:
+    """A ``bad payload`` warning for each execution in the figures whose payload had faults.
+
+    ``fetched`` are the readable executions, numbered as in ``notes``; ``kept`` the numbers
+    of those in the figures.
+    """
     warnings = []
-    for position in kept:
-        notes = batch.notes.get(int(position))
-        if notes:
-            item = batch.fetched[int(position)]
+    faulty = notes.faults.keys()
+    for position in kept.tolist():
+        if position in faulty:
+            item = fetched[position]
             warnings.append(
                 Problem(
                     BAD_PAYLOAD,
-                    "; ".join(notes),
+                    notes.fault_text(position),
                     item.line,
                     item.account_alias,
                     item.server_id,

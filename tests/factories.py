@@ -1,27 +1,28 @@
-"""A hand-built ReportModel for renderer tests: the model's columns and dtypes, tiny and varied."""
+"""A hand-built ReportModel for renderer tests: the model's schema, tiny and varied."""
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from reporter import __version__
 from reporter.compliance import failure_summary, hresults_seen
-from reporter.model import (
+from reporter.model import Kpis, ReportMeta, ReportModel
+from reporter.schema import (
     COMPLIANCE_STATUSES,
     COMPLIANT,
-    EXECUTION_COLUMNS,
+    EXECUTION_SCHEMA,
+    FAILED_SCHEMA,
     IN_PROGRESS,
-    KB_ROLLUP_COLUMNS,
+    KB_ROLLUP_SCHEMA,
     NO_DATA,
     NON_COMPLIANT,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    PROBLEM_COLUMNS,
-    SERVER_COLUMNS,
-    Kpis,
-    ReportMeta,
-    ReportModel,
+    PATCH_SCHEMA,
+    PROBLEM_SCHEMA,
+    SERVER_SCHEMA,
+    FrameSchema,
+    conform,
 )
 
 HOSTILE = [
@@ -59,7 +60,7 @@ CATALOGUE = [
     ),
     ("openssl-libs-1.0.2k-26.el7_9.x86_64", None, "Linux package"),
 ]
-RESULTS = {
+RESULT_CODES = {
     2: ("Succeeded", "the operation completed successfully", "succeeded"),
     3: ("Succeeded with errors", "completed, but one or more errors occurred", "warning"),
     4: ("Failed", "the operation failed to complete", "failed"),
@@ -99,7 +100,7 @@ def make_model(
             code = 4 if status == NON_COMPLIANT and seq == 2 else rng.choice([2, 2, 2, 2, 3])
             if running and seq == patches_per_server:
                 code = None
-            result, meaning, outcome = RESULTS.get(
+            result, meaning, outcome = RESULT_CODES.get(
                 code, ("Unknown", "no result code", "in progress")
             )
             hresult = "0x80240022" if code == 4 else None
@@ -184,13 +185,12 @@ def make_model(
             )
         )
 
-    patches = typed(
-        pd.DataFrame(patch_rows, columns=PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + attribute_columns)
-    )
-    executions = typed(pd.DataFrame(execution_rows, columns=EXECUTION_COLUMNS + attribute_columns))
-    servers_frame = typed(pd.DataFrame(server_rows, columns=SERVER_COLUMNS + attribute_columns))
-    failed = patches[patches["outcome"] == "failed"].copy()
-    failed["still_failing"] = True
+    patches = typed(patch_rows, PATCH_SCHEMA, attribute_columns)
+    executions = typed(execution_rows, EXECUTION_SCHEMA, attribute_columns)
+    servers_frame = typed(server_rows, SERVER_SCHEMA, attribute_columns)
+    failed = patches[patches["outcome"] == "failed"]
+    failed = failed.assign(still_failing=pd.array([True] * len(failed), dtype="boolean"))
+    failed = failed[[*FAILED_SCHEMA.names, *attribute_columns]]
     rollup = (
         patches.groupby("patch_key", observed=True)
         .agg(
@@ -207,10 +207,10 @@ def make_model(
     rollup["servers_succeeded"] = (rollup["servers_attempted"] - rollup["servers_failed"]).astype(
         "Int64"
     )
-    rollup = rollup[KB_ROLLUP_COLUMNS].sort_values(
+    rollup = conform(rollup[KB_ROLLUP_SCHEMA.names], KB_ROLLUP_SCHEMA).sort_values(
         ["servers_failed", "patch_key"], ascending=[False, True]
     )
-    problems = pd.DataFrame(
+    problems = typed(
         [
             {
                 "line": 7,
@@ -229,10 +229,10 @@ def make_model(
                 "reason": "execution not found (HTTP 404: Execution not found)",
             },
         ],
-        columns=PROBLEM_COLUMNS,
-    ).astype({"line": "Int64"})
+        PROBLEM_SCHEMA,
+    )
     by_status = servers_frame["compliance"].value_counts()
-    outcome_counts = patches["outcome"].value_counts()
+    outcomes = patches["outcome"].value_counts()
     kpis = Kpis(
         servers=len(servers_frame),
         compliant=int(by_status.get(COMPLIANT, 0)),
@@ -241,10 +241,10 @@ def make_model(
         no_data=int(by_status.get(NO_DATA, 0)),
         executions=len(executions),
         patches_attempted=len(patches),
-        succeeded=int(outcome_counts.get("succeeded", 0)),
-        warnings=int(outcome_counts.get("warning", 0)),
-        failed=int(outcome_counts.get("failed", 0)),
-        in_progress_patches=int(outcome_counts.get("in progress", 0)),
+        succeeded=int(outcomes.get("succeeded", 0)),
+        warnings=int(outcomes.get("warning", 0)),
+        failed=int(outcomes.get("failed", 0)),
+        in_progress_patches=int(outcomes.get("in progress", 0)),
         problems=len(problems),
     )
     results = (
@@ -323,60 +323,6 @@ def server_row(server_id: str, status: str, attributes: dict, **figures) -> dict
     return row
 
 
-DTYPES = {
-    "patch_seq": "Int64",
-    "result_code": "Int8",
-    "duration_s": "Int64",
-    "reboot_required": "boolean",
-    "duration_mismatch": "boolean",
-    "details_missing": "boolean",
-    "in_period": "boolean",
-    "patch_count": "Int64",
-    "executions": "Int64",
-    "patches_attempted": "Int64",
-    "succeeded": "Int64",
-    "warnings": "Int64",
-    "failed": "Int64",
-    "in_progress": "Int64",
-}
-DATETIMES = {
-    "execution_start",
-    "execution_end",
-    "patch_start",
-    "patch_end",
-    "start",
-    "end",
-    "latest_execution_start",
-    "last_success",
-}
-CATEGORIES = {
-    "account_alias",
-    "server_id",
-    "execution_id",
-    "execution_status",
-    "title",
-    "kb",
-    "classification",
-    "result",
-    "result_meaning",
-    "hresult",
-    "hresult_name",
-    "hresult_meaning",
-    "patch_status",
-    "outcome",
-    "patch_key",
-    "status",
-    "compliance",
-}
-
-
-def typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give a hand-built frame the model's dtypes."""
-    for column in frame.columns:
-        if column in DATETIMES:
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-        elif column in DTYPES:
-            frame[column] = frame[column].astype(DTYPES[column])
-        elif column in CATEGORIES:
-            frame[column] = frame[column].astype("category")
-    return frame
+def typed(rows: list[dict], schema: FrameSchema, attributes: Sequence[str] = ()) -> pd.DataFrame:
+    """A frame of ``rows`` with the schema's columns and dtypes, then the attribute columns."""
+    return conform(pd.DataFrame(rows, columns=[*schema.names, *attributes]), schema)

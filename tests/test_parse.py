@@ -1,14 +1,18 @@
 """Reading payloads with the tolerances of SPEC 1, through build_report and directly."""
 
+import copy
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reporter.frames import execution_frame, patch_frame, server_table
 from reporter.inventory import Inventory, InventoryRow
+from reporter.notes import SHOWN, Notes
 from reporter.parse import normalise_status, parse_duration, read_payloads
 from reporter.problems import BAD_PAYLOAD
 from reporter.records import FetchedExecution
@@ -323,12 +327,94 @@ def test_patch_without_a_title_is_kept_and_noted(message, note):
 
 
 def test_read_payloads_keeps_api_order_and_owner():
-    items = [fetched(payload()), fetched("bad", "VA1-100002"), fetched(payload(), "VA1-100003")]
-    batch = read_payloads(items)
+    third = payload(execution_id="VA1-100003")
+    items = [fetched(payload()), fetched("bad", "VA1-100002"), fetched(third, "VA1-100003")]
+    batch, notes = read_payloads(items)
     assert [item.execution_id for item in batch.fetched] == ["VA1-100001", "VA1-100003"]
     assert batch.patch_owners().tolist() == [0, 1]
     assert batch.patch_seqs().tolist() == [1, 1]
-    assert len(batch.problems) == 1
+    assert [problem.execution_id for problem in notes.problems] == ["VA1-100002"]
+    assert notes.faults == {} and notes.flags == {}
+
+
+def test_read_payloads_gives_patch_fields_by_name_whatever_the_layout():
+    plain = payload()["patches"][0]
+    odd = {"Status": "failed", "Patch_Begin_Message": "Installing Update (KB5031361)"}
+    batch, notes = read_payloads([fetched(payload(patches=[plain, "junk", odd]))])
+    assert batch.patch_values == {
+        "patch_begin_message": [plain["patch_begin_message"], odd["Patch_Begin_Message"]],
+        "patch_end_message": ["Result Code: 2", None],
+        "status": ["completed", "failed"],
+        "start_time": [plain["start_time"], None],
+        "end_time": [plain["end_time"], None],
+    }
+    assert batch.patch_seqs().tolist() == [1, 3]
+    assert notes.fault_text(0) == "patch 2 is a string ('junk'), not an object; skipped"
+
+
+def test_each_stage_returns_its_own_notes_and_leaves_the_others_alone():
+    servers = server_table(inventory_for([fetched(payload())]), "OSD")
+    body = payload(status=7, start_time="soon")
+    body["patches"][0]["patch_begin_message"] = None
+    batch, read_notes = read_payloads([fetched(body)])
+    read_before = copy.deepcopy(read_notes)
+    executions, execution_notes = execution_frame(batch, servers)
+    patches, patch_notes = patch_frame(batch, executions, np.arange(1))
+    assert patches["patch_key"].tolist() == ["(no title)"]
+    assert read_notes == read_before
+    assert read_notes.fault_text(0) == "status is a number (7); read as text"
+    assert execution_notes.fault_text(0) == (
+        "start_time 'soon' is not a date and time; status '7' is not a known status"
+    )
+    assert patch_notes.fault_text(0) == "patch 1 patch_begin_message missing"
+    merged = Notes.merged(read_notes, execution_notes, patch_notes)
+    assert merged.remarks(0) == "; ".join(
+        notes.fault_text(0) for notes in (read_notes, execution_notes, patch_notes)
+    )
+    assert read_notes == read_before  # merging copies, it does not extend the parts
+
+
+def empty_patches(count: int, execution_id: str = "VA1-100001") -> dict:
+    return payload(execution_id=execution_id, patches=[{} for _ in range(count)])
+
+
+@pytest.mark.parametrize("count", [1, SHOWN])
+def test_few_faults_of_a_kind_are_each_written_out(count):
+    model = report(fetched(empty_patches(count)))
+    issues = model.executions["issues"].iloc[0]
+    for seq in range(1, count + 1):
+        assert f"patch {seq} patch_begin_message missing" in issues
+        assert f"patch {seq} has no result code and no known status" in issues
+    assert "patches without a title" not in issues
+
+
+def test_repeated_faults_are_summarised_per_execution_and_kind():
+    model = report(
+        fetched(empty_patches(10_000)),
+        fetched(empty_patches(SHOWN + 1, "VA1-100002"), "VA1-100002", line=3),
+    )
+    assert len(model.patches) == 10_000 + SHOWN + 1
+    issues = model.executions.set_index("execution_id")["issues"]
+    assert issues["VA1-100001"] == (
+        "10,000 patches without a title (patch_begin_message missing): patches 1, 2, 3 and "
+        "9,997 more; 10,000 patches with no result code and no known status (counted as "
+        "warnings): patches 1, 2, 3 and 9,997 more"
+    )
+    assert issues["VA1-100002"].startswith(
+        "4 patches without a title (patch_begin_message missing): patches 1, 2, 3 and 1 more; "
+    )
+    # One warning per execution, its reason the same summary: proportional to executions.
+    assert model.problems["kind"].tolist() == [BAD_PAYLOAD, BAD_PAYLOAD]
+    assert model.problems["reason"].tolist() == [issues["VA1-100001"], issues["VA1-100002"]]
+
+
+def test_summary_counts_skipped_items_and_keeps_other_notes_in_order():
+    good = payload()["patches"][0]
+    body = payload(status=None, patches=[good, *range(2, 9)])
+    issues = report(fetched(body)).executions["issues"].iloc[0]
+    assert issues == (
+        "7 patches that are not objects (skipped): patches 2, 3, 4 and 4 more; no status"
+    )
 
 
 json_values = st.recursive(

@@ -1,25 +1,29 @@
-"""build_report end to end: the model contract, reconciliation with the inventory, a fleet."""
+"""build_report end to end: the model's schema, reconciliation with the inventory, a fleet."""
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from factories import make_model
 
-from reporter import __version__
+from reporter import __version__, pipeline
+from reporter.cli import main
 from reporter.inventory import Inventory, InventoryRow, load_inventory
-from reporter.model import (
-    EXECUTION_COLUMNS,
-    KB_ROLLUP_COLUMNS,
-    PATCH_COLUMNS,
-    PATCH_EXTRA_COLUMNS,
-    PROBLEM_COLUMNS,
-    SERVER_COLUMNS,
-)
+from reporter.model import FRAME_SCHEMAS, validate_model
 from reporter.problems import BAD_PAYLOAD, FETCH_FAILED, NOT_FOUND, Problem
 from reporter.records import FetchedExecution, Period
 from reporter.report import build_report
+from reporter.schema import (
+    EXECUTION_SCHEMA,
+    PATCH_SCHEMA,
+    PROBLEM_SCHEMA,
+    SchemaError,
+    empty_frame,
+    validate,
+)
 from reporter.simulator import Fleet
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -86,42 +90,70 @@ def fleet_report(tmp_path_factory):
     return fleet, inventory, fetched, model
 
 
-def test_column_contract_and_dtypes(fleet_report):
+def test_the_model_follows_its_schema(fleet_report):
     _, _, _, model = fleet_report
     assert model.attribute_columns == ATTRIBUTES
-    assert list(model.patches.columns) == PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + ATTRIBUTES
-    assert list(model.executions.columns) == EXECUTION_COLUMNS + ATTRIBUTES
-    assert list(model.servers.columns) == SERVER_COLUMNS + ATTRIBUTES
-    assert list(model.failed.columns) == [
-        *PATCH_COLUMNS,
-        *PATCH_EXTRA_COLUMNS,
-        "still_failing",
-        *ATTRIBUTES,
-    ]
-    assert list(model.kb_rollup.columns) == KB_ROLLUP_COLUMNS
-    assert list(model.problems.columns) == PROBLEM_COLUMNS
-    dtypes = model.patches.dtypes.astype(str).to_dict()
-    for column in ["execution_start", "execution_end", "patch_start", "patch_end"]:
-        assert dtypes[column] == "datetime64[ns, UTC]"
-    assert dtypes["patch_seq"] == dtypes["duration_s"] == "Int64"
-    assert dtypes["result_code"] == "Int8"
-    assert dtypes["reboot_required"] == "boolean"
-    for column in [
-        "server_id",
-        "title",
-        "kb",
-        "classification",
-        "result",
-        "hresult",
-        "outcome",
-        "patch_key",
-        "owner",
-    ]:
-        assert dtypes[column] == "category", column
-    assert str(model.executions["start"].dtype) == "datetime64[ns, UTC]"
-    assert str(model.executions["in_period"].dtype) == "boolean"
-    assert str(model.servers["executions"].dtype) == "Int64"
-    assert str(model.problems["line"].dtype) == "Int64"
+    validate_model(model)
+    # Every frame is checked, and none of them is trivially empty here.
+    assert set(FRAME_SCHEMAS) == {
+        "servers",
+        "executions",
+        "patches",
+        "failed",
+        "kb_rollup",
+        "problems",
+        "failure_summary",
+        "hresults",
+    }
+    assert all(len(getattr(model, name)) for name in FRAME_SCHEMAS)
+
+
+def test_a_run_fetched_from_the_simulator_follows_the_schema(
+    simulator, tmp_path, credentials, monkeypatch
+):
+    built = []
+
+    def keep(*args, **kwargs):
+        built.append(build_report(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(pipeline, "build_report", keep)
+    inventory = simulator.fleet.write_inventory(tmp_path / "inventory.csv")
+    argv = ["run", str(inventory), "--out", str(tmp_path / "out"), "--format", "csv"]
+    argv += ["--api-url", simulator.api_url, "--login-url", simulator.login_url]
+    assert main(argv, stdout=io.StringIO()) in (0, 3)
+    [model] = built
+    assert len(model.patches) and len(model.failed) and len(model.problems)
+    validate_model(model)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"hostile": True}, {"servers": 0}], ids=["plain", "hostile", "empty"]
+)
+def test_the_test_factory_follows_the_schema(options):
+    validate_model(make_model(**options))
+
+
+def test_validate_names_each_difference():
+    frame = empty_frame(PATCH_SCHEMA).assign(owner=pd.Categorical([]))
+    validate(frame, PATCH_SCHEMA, ["owner"])
+    with pytest.raises(SchemaError, match="columns"):
+        validate(frame, PATCH_SCHEMA)  # an attribute the model does not list
+    with pytest.raises(SchemaError, match="attribute 'owner' is object"):
+        validate(frame.astype({"owner": object}), PATCH_SCHEMA, ["owner"])
+    with pytest.raises(SchemaError, match="columns"):
+        validate(frame[["server_id", "account_alias", *PATCH_SCHEMA.names[2:]]], PATCH_SCHEMA)
+    with pytest.raises(SchemaError, match="'patch_seq' is int64, not Int64"):
+        validate(frame.astype({"patch_seq": "int64"}), PATCH_SCHEMA, ["owner"])
+    with pytest.raises(SchemaError, match="'outcome' has categories"):
+        recoded = frame.assign(outcome=pd.Categorical([], categories=["failed", "succeeded"]))
+        validate(recoded, PATCH_SCHEMA, ["owner"])
+    with pytest.raises(SchemaError, match="'start' is datetime64\\[us, UTC\\]"):
+        executions = empty_frame(EXECUTION_SCHEMA)
+        executions["start"] = executions["start"].dt.as_unit("us")
+        validate(executions, EXECUTION_SCHEMA)
+    with pytest.raises(SchemaError, match="the problems frame"):
+        validate(empty_frame(PROBLEM_SCHEMA).astype({"reason": object}), PROBLEM_SCHEMA)
 
 
 def test_every_inventory_row_is_in_the_figures_or_a_problem(fleet_report):
@@ -258,7 +290,8 @@ def test_empty_run_still_builds_a_model():
     assert model.servers["compliance"].tolist() == ["No data"]
     assert (model.meta.span_start, model.meta.span_end) == (None, None)
     assert model.kpis.compliant_pct == 0.0
-    assert list(model.patches.columns) == PATCH_COLUMNS + PATCH_EXTRA_COLUMNS + ["owner"]
+    assert model.failure_summary.empty and model.hresults.empty
+    validate_model(model)
     assert model.results_by_classification.empty
     assert pd.api.types.is_integer_dtype(model.failures_by_kb.dtype)
 
