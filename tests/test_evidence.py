@@ -3,14 +3,15 @@
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from reporter import __version__
-from reporter.client import Credentials, PatchingClient
 from reporter.errors import ArchiveError, AuthenticationError
-from reporter.evidence import EvidenceStore, read_archive
+from reporter.fetch import Credentials, EvidenceStore, PatchingClient, read_archive
+from reporter.fetch.evidence import body_path
 from reporter.fileio import atomic_write_bytes
 from reporter.problems import FETCH_FAILED, INVALID_ROW, NOT_FOUND
 from reporter.records import Period, Target
@@ -171,8 +172,13 @@ def test_evidence_paths_are_built_only_from_valid_ids(tmp_path):
     store = EvidenceStore(tmp_path / "evidence")
     for ids in (("OSD", "../x", "VA1-1"), ("OSD", "SRV", "../../VA1-1"), ("..", "SRV", None)):
         with pytest.raises(ValueError):
-            store.save("detail", *ids, "http://127.0.0.1/x", b"{}", None)
-    assert list((tmp_path / "evidence").iterdir()) == []
+            body_path(*ids)
+    now = datetime.now(UTC)
+    for relative in ("../x.json", "OSD/../../x.json", "/etc/x.json", "OSD/.hidden", "OSD//x", ""):
+        with pytest.raises(ValueError):
+            store.save(relative, "http://127.0.0.1/x", b"{}", now)
+    assert not (tmp_path / "evidence").exists()
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_read_archive_gives_the_network_result_without_the_network(sim_factory, tmp_path):

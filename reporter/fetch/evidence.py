@@ -6,65 +6,64 @@ Layout of the evidence folder::
     {alias}/{server_id}/_summary.json         server summaries
     manifest.json                             URL, status, time, size and SHA-256 of each
 
-Only answers that were used are kept: a 200 whose body is JSON. Error statuses and bodies
-that are not JSON are not evidence of anything; they are reported as problems instead. A body
-is held in memory only while it is checked to be JSON, then written and let go.
+The store itself keeps any body under any safe relative path (:meth:`EvidenceStore.save`);
+:func:`body_path` and :func:`execution_fields` say where and how the Patching API's answers are
+kept. Only answers that were used are saved today: a 200 whose body is JSON. A body is held in
+memory only while it is checked to be JSON, then written and let go.
 
 A body is written (atomically) the moment it arrives; the manifest is rewritten every few
 seconds and at :meth:`EvidenceStore.close`. If a run is killed in between, the next
 :class:`EvidenceStore` on the folder re-hashes the files the manifest does not list, so the
-folder is always usable to resume from or to re-render with :func:`read_archive`.
+folder is always usable to resume from or to re-render from (:mod:`reporter.fetch.archive`).
 """
 
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reporter import __version__
-from reporter.api import (
-    FetchResult,
-    FetchStats,
-    Outcome,
-    collect,
+from reporter.fetch.contract import (
     decode_json,
     detail_path,
     id_problem,
-    is_final,
     parse_time,
     payload_status,
-    plan_discovery,
-    screen_targets,
     summary_path,
 )
-from reporter.errors import ArchiveError
 from reporter.fileio import atomic_write, atomic_write_bytes
-from reporter.problems import FETCH_FAILED, NOT_FOUND, NOT_JSON, Problem
-from reporter.records import FetchedExecution, Period, Target
 
 log = logging.getLogger("reporter.evidence")
 
 MANIFEST = "manifest.json"
 SUMMARY = "_summary"  # file stem of a server summary; cannot clash with an execution ID
-CHANGED = "evidence file changed since it was fetched (its SHA-256 differs from the manifest)"
+# One part of a relative path the store accepts: no '..', no hidden files, no separators.
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-def relative_path(account_alias: str, server_id: str, execution_id: str | None) -> str:
-    """Where a body lives inside the evidence folder (IDs validated first: no path tricks)."""
+def body_path(account_alias: str, server_id: str, execution_id: str | None) -> str:
+    """Where an execution's detail (or, without an ID, its server's summary) is kept.
+
+    IDs are validated first: no path tricks.
+
+    >>> body_path("OSD", "VA1OSDWEB01", "VA1-132457")
+    'OSD/VA1OSDWEB01/VA1-132457.json'
+    """
     reason = id_problem(account_alias, server_id, execution_id)
     if reason:
         raise ValueError(reason)
     return f"{account_alias}/{server_id}/{execution_id or SUMMARY}.json"
 
 
-def parse_relative_path(path: str) -> tuple[str, str, str | None] | None:
-    """(alias, server, execution or None) for a path :func:`relative_path` could have made."""
+def parse_body_path(path: str) -> tuple[str, str, str | None] | None:
+    """(alias, server, execution or None) for a path :func:`body_path` could have made."""
     parts = path.split("/")
     if len(parts) != 3 or not parts[2].endswith(".json"):
         return None
@@ -73,6 +72,27 @@ def parse_relative_path(path: str) -> tuple[str, str, str | None] | None:
     if id_problem(alias, server, execution_id):
         return None
     return alias, server, execution_id
+
+
+def execution_fields(
+    account_alias: str, server_id: str, execution_id: str | None, payload: Any
+) -> dict[str, Any]:
+    """The manifest fields that say which execution (or summary) a body is, and its status."""
+    return {
+        "kind": "summary" if execution_id is None else "detail",
+        "account_alias": account_alias,
+        "server_id": server_id,
+        "execution_id": execution_id,
+        "execution_status": None if execution_id is None else payload_status(payload),
+    }
+
+
+def check_relative(relative: str) -> str:
+    """``relative`` if it is a safe path inside the evidence folder, else ValueError."""
+    parts = relative.split("/")
+    if not all(_PART.fullmatch(part) for part in parts):
+        raise ValueError(f"not a safe evidence path: {relative!r}")
+    return relative
 
 
 def utc_text(moment: datetime) -> str:
@@ -86,23 +106,28 @@ def sha256_hex(data: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class SavedExecution:
-    """An execution detail read back from the evidence folder."""
+class SavedBody:
+    """A body read back from the evidence folder, intact (it matches its manifest hash)."""
 
-    payload: Any
+    data: bytes
     url: str
     fetched_at: datetime
+    entry: dict[str, Any]
 
 
 class EvidenceStore:
     """The evidence folder of one output folder, safe to use from many threads.
 
+    Nothing is created on disk until the first body is saved, so a run that stops before
+    (a refused login, say) leaves no folder behind.
+
     Args:
-        path: the evidence folder (created if needed); ``.path`` afterwards.
+        path: the evidence folder; ``.path`` afterwards.
         flush_seconds: rewrite the manifest at least this often while bodies arrive (or ten
             times as long as the last rewrite took, if longer).
         flush_entries: ... or after this many new bodies (or a quarter of the bodies saved so
             far, if more), whichever comes first.
+        clock: monotonic seconds (tests inject a fake one).
     """
 
     def __init__(
@@ -118,7 +143,6 @@ class EvidenceStore:
         self._created = [
             folder for folder in (self.path, *self.path.parents) if not folder.exists()
         ]
-        self.path.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.path / MANIFEST
         self._entries: dict[str, dict[str, Any]] = {}
         self._lines: dict[str, str] = {}  # each entry as its manifest line, encoded once
@@ -130,7 +154,7 @@ class EvidenceStore:
         self._unflushed = 0
         self._last_flush = clock()
         self._flush_cost = 0.0  # seconds the last manifest rewrite took
-        if self._recover():
+        if self.path.is_dir() and self._recover():
             self.flush()
 
     def _recover(self) -> bool:
@@ -159,7 +183,7 @@ class EvidenceStore:
         )
         for file in sorted(self.path.glob("*/*/*.json")):
             relative = file.relative_to(self.path).as_posix()
-            ids = parse_relative_path(relative)
+            ids = parse_body_path(relative)
             if ids is None:
                 continue
             data = file.read_bytes()
@@ -179,8 +203,8 @@ class EvidenceStore:
             if url is None and base_url is not None:
                 url = base_url + _api_path(*ids)
             fetched_at = datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            entry = self._entry(relative, url, data, digest, fetched_at, ids, payload)
-            self._put(relative, entry)
+            fields = execution_fields(*ids, payload)
+            self._put(relative, _entry(relative, url, data, fetched_at, 200, fields))
             changed = True
         return changed or set(listed) != set(self._entries)
 
@@ -188,66 +212,35 @@ class EvidenceStore:
         self._entries[relative] = entry
         self._lines[relative] = json.dumps(entry, ensure_ascii=False)
 
-    def _entry(
-        self,
-        relative: str,
-        url: str | None,
-        data: bytes,
-        digest: str,
-        fetched_at: datetime,
-        ids: tuple[str, str, str | None],
-        payload: Any = None,
-    ) -> dict[str, Any]:
-        alias, server, execution_id = ids
-        status = None
-        if execution_id is not None:
-            if payload is None:
-                try:
-                    payload = decode_json(data)
-                except ValueError:
-                    payload = None
-            status = payload_status(payload)
-        return {
-            "path": relative,
-            "url": url,
-            "status": 200,
-            "fetched_at": utc_text(fetched_at),
-            "bytes": len(data),
-            "sha256": digest,
-            "kind": "summary" if execution_id is None else "detail",
-            "account_alias": alias,
-            "server_id": server,
-            "execution_id": execution_id,
-            "execution_status": status,
-        }
-
     def save(
         self,
-        kind: str,
-        account_alias: str,
-        server_id: str,
-        execution_id: str | None,
+        relative: str,
         url: str,
         body: bytes,
         fetched_at: datetime,
-        payload: Any = None,
+        *,
+        status: int = 200,
+        fields: Mapping[str, Any] | None = None,
     ) -> None:
         """Write one response body as received (atomically) and list it in the manifest.
 
         Args:
-            kind: "detail" or "summary" (a summary has no execution ID).
-            payload: the decoded body, if already at hand (saves decoding it again).
+            relative: where in the folder, e.g. from :func:`body_path`; each part letters,
+                digits, ``_``, ``.`` and ``-``, not starting with ``.``.
+            url: where the body came from.
+            body: the bytes as received.
+            fetched_at: when they arrived.
+            status: the HTTP status they came with.
+            fields: more manifest fields (e.g. :func:`execution_fields`).
+
+        Raises:
+            ValueError: ``relative`` is not a safe path.
         """
-        if (kind == "summary") != (execution_id is None):
-            raise ValueError(
-                f"a {kind} is saved {'without' if kind == 'summary' else 'with'} an execution ID"
-            )
-        relative = relative_path(account_alias, server_id, execution_id)
+        check_relative(relative)
         # No fsync per body (it halves the fetch rate): the manifest is fsynced, and a body
         # that a power cut left empty fails its SHA-256 check and is fetched again.
         atomic_write_bytes(self.path / relative, body, fsync=False)
-        ids = (account_alias, server_id, execution_id)
-        entry = self._entry(relative, url, body, sha256_hex(body), fetched_at, ids, payload)
+        entry = _entry(relative, url, body, fetched_at, status, fields or {})
         with self._lock:
             self._put(relative, entry)
             self._unflushed += 1
@@ -263,36 +256,35 @@ class EvidenceStore:
         if due:
             self.flush()
 
-    def reusable(
-        self, account_alias: str, server_id: str, execution_id: str, url: str | None = None
-    ) -> SavedExecution | None:
-        """A saved detail that is finished (completed or failed) and intact, else None.
-
-        ``url`` is where it would be fetched from. A detail saved from another URL (another
-        API, say a test system, writing into the same folder) is not reused: the report must
-        show the data of the API it names. ``url`` also fills in the URL of an entry adopted
-        from a killed run that had not written its manifest yet.
-        """
-        relative = relative_path(account_alias, server_id, execution_id)
+    def entry(self, relative: str) -> dict[str, Any] | None:
+        """The manifest entry of the body at ``relative`` (a copy), or None."""
         with self._lock:
             entry = self._entries.get(relative)
-        if entry is None or entry.get("execution_status") is None:
-            return None
-        if url and entry.get("url") and entry["url"] != url:
+        return dict(entry) if entry is not None else None
+
+    def load(self, relative: str, url: str) -> SavedBody | None:
+        """The body saved at ``relative`` from ``url``, if it is still what was saved.
+
+        A body saved from another URL (another API, say a test system, writing into the
+        same folder) is not this one: the report must show the data of the API it names.
+        An entry recovered from a killed run without a URL takes ``url``.
+        """
+        with self._lock:
+            entry = self._entries.get(relative)
+        if entry is None or (entry.get("url") and entry["url"] != url):
             return None
         try:
             data = (self.path / relative).read_bytes()
-            payload = decode_json(data)
-        except (OSError, ValueError):
+        except OSError:
             return None
-        if sha256_hex(data) != entry.get("sha256") or not is_final(payload):
+        if sha256_hex(data) != entry.get("sha256"):
             return None
-        if not entry.get("url") and url:
-            with self._lock:
-                self._put(relative, {**entry, "url": url})
+        if not entry.get("url"):
             entry = {**entry, "url": url}
+            with self._lock:
+                self._put(relative, entry)
         fetched_at = parse_time(entry.get("fetched_at")) or datetime.now(UTC)
-        return SavedExecution(payload, entry.get("url") or "", fetched_at)
+        return SavedBody(data, url, fetched_at, dict(entry))
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -326,7 +318,7 @@ class EvidenceStore:
         for folder in self._created:
             try:
                 folder.rmdir()
-            except OSError:  # not empty (or not ours to remove): keep it and its parents
+            except OSError:  # not empty, never made, or not ours to remove: keep it
                 break
 
     def manifest_sha256(self) -> str:
@@ -340,6 +332,25 @@ class EvidenceStore:
         self.close()
 
 
+def _entry(
+    relative: str,
+    url: str | None,
+    data: bytes,
+    fetched_at: datetime,
+    status: int,
+    fields: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "path": relative,
+        "url": url,
+        "status": status,
+        "fetched_at": utc_text(fetched_at),
+        "bytes": len(data),
+        "sha256": sha256_hex(data),
+        **fields,
+    }
+
+
 def _has_url(entry: dict[str, Any]) -> bool:
     return isinstance(entry.get("url"), str) and "/servers/" in entry["url"]
 
@@ -348,106 +359,3 @@ def _api_path(alias: str, server: str, execution_id: str | None) -> str:
     if execution_id is None:
         return summary_path(alias, server)
     return detail_path(alias, server, execution_id)
-
-
-def read_archive(
-    archive_dir: Path, targets: Sequence[Target], period: Period | None
-) -> FetchResult:
-    """Fetch from a saved evidence folder instead of the network, with the same outcome rules.
-
-    ``archive_dir`` may be the output folder or its ``evidence`` folder. Each body is checked
-    against the manifest's SHA-256; a changed file becomes a problem, not data.
-
-    Raises:
-        ArchiveError: no readable manifest.
-    """
-    started = time.perf_counter()
-    root, index = _open_archive(Path(archive_dir))
-    outcomes, to_fetch, explicit = screen_targets(targets)
-    for position in to_fetch:
-        target = targets[position]
-        alias, server, line = target.account_alias, target.server_id, target.line
-        if target.execution_id is not None:
-            outcomes[position] = [_archived_detail(root, index, target, target.execution_id)]
-            continue
-        payload, problem = _archived_body(root, index, relative_path(alias, server, None))
-        if problem is not None:
-            kind, reason = problem
-            outcomes[position] = [Problem(kind, reason, line, alias, server)]
-            continue
-        outcome: Outcome = []
-        problems, execution_ids = plan_discovery(target, payload, period, explicit)
-        outcome.extend(problems)
-        for execution_id in execution_ids:
-            outcome.append(_archived_detail(root, index, target, execution_id, discovered=True))
-        outcomes[position] = outcome
-    reused = sum(isinstance(item, FetchedExecution) for outcome in outcomes for item in outcome)
-    stats = FetchStats(reused=reused, seconds=round(time.perf_counter() - started, 3))
-    return collect(outcomes, stats)
-
-
-def _open_archive(archive_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]]:
-    for root in (archive_dir, archive_dir / "evidence"):
-        manifest = root / MANIFEST
-        if manifest.is_file():
-            break
-    else:
-        raise ArchiveError(
-            f"{archive_dir} is not an evidence archive: no {MANIFEST} in it or in evidence/"
-        )
-    try:
-        document = decode_json(manifest.read_bytes())
-        entries = document["entries"]
-        index = {
-            entry["path"]: entry
-            for entry in entries
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str)
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ArchiveError(f"evidence manifest {manifest} cannot be read: {error}") from None
-    return root, index
-
-
-def _archived_body(
-    root: Path, index: dict[str, dict[str, Any]], relative: str
-) -> tuple[Any, tuple[str, str] | None]:
-    """(decoded body, None), or (None, (problem kind, reason))."""
-    entry = index.get(relative)
-    if entry is None:
-        return None, (NOT_FOUND, "not in the archive")
-    try:
-        data = (root / relative).read_bytes()
-    except OSError:
-        return None, (NOT_FOUND, "not in the archive (its evidence file is missing)")
-    if sha256_hex(data) != entry.get("sha256"):
-        return None, (FETCH_FAILED, CHANGED)
-    try:
-        return decode_json(data), None
-    except ValueError:
-        return None, (NOT_JSON, "the evidence file is not JSON")
-
-
-def _archived_detail(
-    root: Path,
-    index: dict[str, dict[str, Any]],
-    target: Target,
-    execution_id: str,
-    discovered: bool = False,
-) -> FetchedExecution | Problem:
-    alias, server = target.account_alias, target.server_id
-    relative = relative_path(alias, server, execution_id)
-    payload, problem = _archived_body(root, index, relative)
-    if problem is not None:
-        return Problem(problem[0], problem[1], target.line, alias, server, execution_id)
-    entry = index[relative]
-    fetched_at = parse_time(entry.get("fetched_at")) or datetime.fromtimestamp(0, UTC)
-    return FetchedExecution(
-        alias,
-        server,
-        execution_id,
-        payload,
-        str(entry.get("url") or ""),
-        fetched_at,
-        target.line,
-        discovered,
-    )

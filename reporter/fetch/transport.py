@@ -1,9 +1,16 @@
-"""HTTP for the Patching API: one shared session, retries with backoff, and adaptive concurrency."""
+"""HTTP for the APIs: one shared session, capped bodies, retries with backoff, auth and limiter.
+
+:meth:`Transport.exchange` is one request and what came of it; :meth:`Transport.get` is a GET
+of any validated URL with the bearer token, retried until it gives JSON, a final answer, or the
+retry budget runs out. Every failure carries a :class:`~reporter.problems.FailureKind`.
+"""
 
 import email.utils
 import errno
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -12,14 +19,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from reporter import __version__
-from reporter.api import decode_json
-from reporter.auth import TokenKeeper
 from reporter.errors import AuthenticationError
+from reporter.fetch.auth import TokenKeeper
+from reporter.fetch.contract import decode_json
+from reporter.fetch.limiter import AdaptiveLimiter
+from reporter.fetch.state import FetchState, Stopped
 from reporter.logs import redact
-from reporter.problems import FETCH_FAILED, FORBIDDEN, NOT_FOUND, NOT_JSON
+from reporter.problems import FailureKind
 
 log = logging.getLogger("reporter.client")
 
@@ -31,11 +41,6 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # no execution detail comes near this; a larg
 CHUNK_BYTES = 64 * 1024
 MAX_THROTTLED = 20  # 429s one request waits through before giving up
 MAX_REFUSALS = 4  # 401s in a row for one request, each with a new token: the API rejects us
-TOO_LARGE = -1  # stands for the status of a response whose body exceeded MAX_BODY_BYTES
-
-
-class Stopped(Exception):
-    """The fetch was interrupted; the worker that sees this stops without an outcome."""
 
 
 def build_session(concurrency: int, user_agent: str | None = None) -> requests.Session:
@@ -106,31 +111,52 @@ def api_message(body: bytes, limit: int = 200) -> str:
     return ""
 
 
-def describe_failure(error: requests.RequestException, timeout: float) -> str:
-    """A short, secret-free description of a request that got no usable answer."""
-    if isinstance(error, requests.Timeout):
-        return f"timed out after {timeout:g} s"
+def describe_failure(error: requests.RequestException, timeout: float) -> tuple[FailureKind, str]:
+    """What kind of failure a request that got no usable answer met, and a secret-free text.
+
+    The kind comes from the exception types alone; the text may be reworded at will.
+    """
     chain = causes(error)
-    text = " ".join(str(item) for item in chain).lower()
-    if isinstance(error, requests.exceptions.SSLError):
-        if "certificate_verify_failed" in text or "certificate verify failed" in text:
-            return "connection failed: the server's TLS certificate is not trusted"
-        return "connection failed: TLS error"
-    if "timed out" in text:
-        return f"timed out after {timeout:g} s"
+    if isinstance(error, requests.Timeout):
+        return FailureKind.TIMEOUT, f"timed out after {timeout:g} s"
+    if isinstance(error, requests.exceptions.SSLError) or _any(chain, ssl.SSLError):
+        text = " ".join(str(item) for item in chain).lower()
+        if _any(chain, ssl.SSLCertVerificationError) or "certificate verify failed" in text:
+            return FailureKind.TLS, "connection failed: the server's TLS certificate is not trusted"
+        return FailureKind.TLS, "connection failed: TLS error"
+    if any(_timed_out(item) for item in chain):
+        # A read timeout while the body streams arrives wrapped in a ConnectionError.
+        return FailureKind.TIMEOUT, f"timed out after {timeout:g} s"
+    return FailureKind.UNREACHABLE, _connection_failure(error, chain)
+
+
+def _connection_failure(error: BaseException, chain: list[BaseException]) -> str:
     for item in chain:
         code = getattr(item, "errno", None)
         if code == errno.ECONNREFUSED:
             return "connection refused"
         if code == errno.ECONNRESET:
             return "connection reset"
+    if _any(chain, socket.gaierror):
+        return "connection failed: host not found"
+    text = " ".join(str(item) for item in chain).lower()
     if "refused" in text:
         return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text:
-        return "connection failed: host not found"
     if "remote end closed" in text or "connection aborted" in text:
         return "connection closed by the server"
     return f"connection failed ({type(error).__name__})"
+
+
+def _timed_out(error: BaseException) -> bool:
+    # urllib3 2 makes NewConnectionError (refused, unreachable, ...) a kind of
+    # ConnectTimeoutError for old callers' sake: it is not a timeout.
+    if isinstance(error, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(error, TimeoutError | urllib3.exceptions.TimeoutError)
+
+
+def _any(chain: list[BaseException], *types: type[BaseException]) -> bool:
+    return any(isinstance(item, types) for item in chain)
 
 
 def causes(error: BaseException) -> list[BaseException]:
@@ -147,98 +173,46 @@ def causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-class AdaptiveLimiter:
-    """How many requests may be in flight, shared by every worker (AIMD on HTTP 429).
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP exchange: the status and body, or (``status`` None) why there was none."""
 
-    A 429 halves the limit (at most once per round: 429s for requests sent before the last
-    cut do not cut again) and pauses every worker until the server's ``Retry-After``; each
-    run of ``limit`` answered requests adds one back, up to the configured concurrency.
-    """
-
-    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.maximum = max(1, maximum)
-        self._limit = self.maximum
-        self._in_flight = 0
-        self._round = 0
-        self._answered = 0
-        self._not_before = 0.0
-        self._clock = clock
-        self._condition = threading.Condition()
-
-    @property
-    def limit(self) -> int:
-        """Requests currently allowed in flight."""
-        return self._limit
-
-    def acquire(self, stop: threading.Event, pause: Callable[[float], None]) -> int:
-        """Wait for any rate-limit pause and a free slot; return a ticket for :meth:`release`."""
-        wait = self._not_before - self._clock()
-        if wait > 0:
-            pause(wait)  # once, outside the lock: an injected sleep may not really sleep
-        with self._condition:
-            while self._in_flight >= self._limit:
-                if stop.is_set():
-                    raise Stopped
-                self._condition.wait(0.2)
-            self._in_flight += 1
-            return self._round
-
-    def release(self, ticket: int, rate_limited: bool, answered: bool) -> None:
-        """Give the slot back; ``rate_limited`` for a 429, ``answered`` for any other reply."""
-        with self._condition:
-            self._in_flight -= 1
-            if rate_limited:
-                if ticket == self._round:
-                    self._limit = max(1, self._limit // 2)
-                    self._round += 1
-                    self._answered = 0
-                    log.debug("rate limited: %d requests in flight at most", self._limit)
-            elif answered:
-                self._answered += 1
-                if self._answered >= self._limit and self._limit < self.maximum:
-                    self._limit += 1
-                    self._answered = 0
-                    self._condition.notify_all()
-            self._condition.notify()
-
-    def pause_for(self, seconds: float) -> None:
-        """Send nothing for the next ``seconds``."""
-        with self._condition:
-            self._not_before = max(self._not_before, self._clock() + seconds)
+    status: int | None
+    body: bytes = b""
+    failure: FailureKind | None = None  # no answer, or a body over the cap
+    detail: str = ""  # "HTTP 503", "connection refused", ...: for messages only
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """How one GET ended after its retries: a decoded JSON body, or a problem kind and reason."""
+    """How one GET ended after its retries: a decoded JSON body, or a failure and its reason."""
 
     payload: Any = None
     body: bytes | None = None
-    kind: str | None = None  # None when the request succeeded
+    failure: FailureKind | None = None  # None when the request succeeded
     reason: str = ""
+    status: int | None = None  # the last HTTP status received (None: no answer)
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the request succeeded (``payload`` and ``body`` are set)."""
-        return self.kind is None
-
-
-class Counters:
-    """Thread-safe request counters behind FetchStats."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests = self.retries = self.rate_limited = 0
-
-    def add(self, requests: int = 0, retries: int = 0, rate_limited: int = 0) -> None:
-        """Add to the counters."""
-        with self._lock:
-            self.requests += requests
-            self.retries += retries
-            self.rate_limited += rate_limited
+        return self.failure is None
 
 
 class Transport:
-    """GET with retries, auth and the shared limiter; every worker uses the same one."""
+    """GET with retries, auth and the shared limiter; every worker of every fetch uses the same one.
+
+    Args:
+        session: from :func:`build_session`.
+        tokens: the bearer token the workers share.
+        limiter: requests in flight at most.
+        timeout: seconds to wait for a connection or for the next bytes of an answer.
+        retries: extra attempts after a transient failure.
+        sleep: waits between attempts (tests inject a recorder).
+        rng: jitter source for the backoff.
+    """
 
     def __init__(
         self,
@@ -256,8 +230,6 @@ class Transport:
         self.limiter = limiter
         self.timeout = timeout
         self.retries = max(0, retries)
-        self.counters = Counters()
-        self.stop = threading.Event()
         self._sleep = sleep
         self._rng = rng
 
@@ -265,24 +237,25 @@ class Transport:
         """Seconds to wait before retry number ``failures``."""
         return backoff_delay(failures, self._rng)
 
-    def pause(self, seconds: float) -> None:
-        """Wait ``seconds``, ending early (with :class:`Stopped`) when the fetch is stopped."""
+    def pause(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds``, ending early (with :class:`Stopped`) when ``stop`` is set."""
         if seconds > 0:
             # The real clock waits on the stop event so Ctrl-C ends the wait at once; an
             # injected sleep (tests) is called as given so it can record the delay.
             if self._sleep is time.sleep:
-                self.stop.wait(seconds)
+                stop.wait(seconds)
             else:
                 self._sleep(seconds)
-        if self.stop.is_set():
+        if stop.is_set():
             raise Stopped
 
-    def get(self, url: str, missing: str) -> Reply:
+    def get(self, url: str, missing: str, state: FetchState) -> Reply:
         """GET ``url`` until it gives JSON, a final error, or the retries run out.
 
         Args:
             url: the full request URL (IDs already validated and encoded).
             missing: what a 404 means, e.g. "execution not found".
+            state: the fetch this request belongs to (its stop event and counters).
 
         Raises:
             AuthenticationError: the token was refused and could not be renewed.
@@ -292,85 +265,112 @@ class Transport:
         throttled = 0  # 429s: being slowed down is not failing, but it cannot go on forever
         refusals = 0  # 401s in a row, each answered by a new token
         sends = 0
+        stop = state.stop
         while True:
-            if self.stop.is_set():
-                raise Stopped
-            ticket = self.limiter.acquire(self.stop, self.pause)
-            token, generation = self.tokens.acquire()
+            state.check()
+            ticket = self.limiter.acquire(stop, lambda seconds: self.pause(seconds, stop))
+            token, generation = self.tokens.acquire(stop)
             sends += 1
-            status, body, failure, retry_after = self._send(url, token, sends)
+            answer = self.exchange("GET", url, token=token, attempt=sends)
+            status = answer.status
             self.tokens.release(generation, accepted=status != 401)
             self.limiter.release(ticket, rate_limited=status == 429, answered=status is not None)
-            self.counters.add(requests=1, retries=int(sends > 1), rate_limited=int(status == 429))
+            state.counters.add(requests=1, retries=int(sends > 1), rate_limited=int(status == 429))
 
-            kind = FETCH_FAILED
+            kind, detail = answer.failure, answer.detail
+            if kind is FailureKind.TOO_LARGE:
+                return Reply(failure=kind, reason=detail, status=status, attempts=sends)
             if status == 200:
                 try:
-                    return Reply(payload=decode_json(body), body=body)
+                    payload = decode_json(answer.body)
                 except ValueError:
-                    kind = NOT_JSON
-                    failure = f"first bytes {body[:16]!r}" + ("..." if len(body) > 16 else "")
+                    kind = FailureKind.NOT_JSON
+                    body = answer.body
+                    detail = f"first bytes {body[:16]!r}" + ("..." if len(body) > 16 else "")
+                else:
+                    return Reply(payload, answer.body, status=200, attempts=sends)
             elif status == 401:
                 refusals += 1
                 if refusals > MAX_REFUSALS:
                     raise AuthenticationError(
                         f"the API refused {refusals} tokens in a row for {url} (HTTP 401)"
                     )
-                self.tokens.refused(generation, self.stop)
+                if self.tokens.refused(generation, stop):
+                    state.counters.add(relogins=1)
                 continue  # the token expired, not the request: this attempt does not count
             elif status is not None and status not in RETRY_STATUSES:
-                return final_reply(status, body, missing)
+                return final_reply(status, answer.body, missing, sends)
+            elif status is not None:
+                kind = FailureKind.RATE_LIMITED if status == 429 else FailureKind.HTTP_STATUS
             refusals = 0
             if status == 429:
                 throttled += 1
                 if throttled <= MAX_THROTTLED:
-                    delay = retry_after if retry_after is not None else self.backoff(throttled)
+                    delay = (
+                        answer.retry_after
+                        if answer.retry_after is not None
+                        else self.backoff(throttled)
+                    )
                     # Everyone waits: another request now would only be refused too.
                     self.limiter.pause_for(delay)
                     continue
             failures += 1
             if failures > self.retries or throttled > MAX_THROTTLED:
-                if kind == NOT_JSON:
-                    reason = f"not JSON after {attempts(sends)}: {failure}"
-                    return Reply(kind=NOT_JSON, reason=reason)
+                assert kind is not None  # every path that gets here has named its failure
+                if kind is FailureKind.NOT_JSON:
+                    reason = f"not JSON after {attempts(sends)}: {detail}"
+                else:
+                    reason = f"gave up after {attempts(sends)}: {detail}"
                 return Reply(
-                    kind=FETCH_FAILED, reason=f"gave up after {attempts(sends)}: {failure}"
+                    body=answer.body if status is not None else None,
+                    failure=kind,
+                    reason=reason,
+                    status=status,
+                    attempts=sends,
                 )
-            self.pause(retry_after if retry_after is not None else self.backoff(failures))
+            delay = answer.retry_after if answer.retry_after is not None else self.backoff(failures)
+            self.pause(delay, stop)
 
-    def _send(
-        self, url: str, token: str, attempt: int
-    ) -> tuple[int | None, bytes, str, float | None]:
-        """One request: (status or None, body, failure description, Retry-After seconds)."""
+    def exchange(
+        self, method: str, url: str, *, token: str | None = None, attempt: int = 1
+    ) -> Answer:
+        """Send one request and read its whole (capped) body; never raises for a failure.
+
+        Args:
+            method: "GET" (or another method without a body).
+            url: any URL :func:`~reporter.fetch.auth.check_url` accepted.
+            token: the bearer token to send, if any.
+            attempt: which attempt this is, for the debug log.
+        """
         started = time.perf_counter()
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         status: int | None = None
-        body = b""
-        failure = ""
-        retry_after = None
         try:
-            response = self.session.get(
+            response = self.session.request(
+                method,
                 url,
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
                 verify=True,
                 stream=True,
             )
             with response:
-                body = read_body(response)
                 status = response.status_code
+                body = read_body(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                failure = f"HTTP {status}"
+                answer = Answer(status, body, None, f"HTTP {status}", retry_after)
         except requests.RequestException as error:
-            failure = describe_failure(error, self.timeout)
+            kind, detail = describe_failure(error, self.timeout)
+            answer = Answer(None, b"", kind, detail)
         except BodyTooLarge:
-            status = TOO_LARGE
+            detail = f"response larger than {MAX_BODY_BYTES >> 20} MiB"
+            answer = Answer(status, b"", FailureKind.TOO_LARGE, detail)
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
-            log.debug(
-                "GET %s -> %s in %.0f ms (attempt %d)", url, status or failure, elapsed, attempt
-            )
-        return status, body, failure, retry_after
+            shown = answer.status if answer.failure is None else answer.detail
+            log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, url, shown, elapsed, attempt)
+        return answer
 
 
 class BodyTooLarge(Exception):
@@ -392,20 +392,19 @@ def read_body(response: requests.Response) -> bytes:
     return b"".join(chunks)
 
 
-def final_reply(status: int, body: bytes, missing: str) -> Reply:
-    """The problem for a status that retrying cannot fix (400, 403, 404, redirects, ...)."""
-    if status == TOO_LARGE:
-        return Reply(kind=FETCH_FAILED, reason=f"response larger than {MAX_BODY_BYTES >> 20} MiB")
+def final_reply(status: int, body: bytes, missing: str, sends: int) -> Reply:
+    """The failure for a status that retrying cannot fix (400, 403, 404, redirects, ...)."""
     message = api_message(body)
     detail = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     if status == 404:
-        return Reply(kind=NOT_FOUND, reason=f"{missing} ({detail})")
-    if status == 403:
-        return Reply(kind=FORBIDDEN, reason=f"access denied ({detail})")
-    if status == 400:
-        return Reply(kind=FETCH_FAILED, reason=f"the API rejected the request ({detail})")
-    if 300 <= status < 400:
-        return Reply(
-            kind=FETCH_FAILED, reason=f"the API answered with a redirect ({detail}); not followed"
-        )
-    return Reply(kind=FETCH_FAILED, reason=f"the API answered {detail}")
+        kind, reason = FailureKind.NOT_FOUND, f"{missing} ({detail})"
+    elif status == 403:
+        kind, reason = FailureKind.FORBIDDEN, f"access denied ({detail})"
+    elif status == 400:
+        kind, reason = FailureKind.REJECTED, f"the API rejected the request ({detail})"
+    elif 300 <= status < 400:
+        kind = FailureKind.REDIRECT
+        reason = f"the API answered with a redirect ({detail}); not followed"
+    else:
+        kind, reason = FailureKind.HTTP_STATUS, f"the API answered {detail}"
+    return Reply(body=body, failure=kind, reason=reason, status=status, attempts=sends)
