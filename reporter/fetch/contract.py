@@ -164,20 +164,24 @@ def field_value(mapping: Any, name: str) -> Any:
 def parse_time(value: Any) -> datetime | None:
     """A timezone-aware UTC datetime from the API's time formats, or None when unknown.
 
-    Accepts ISO 8601 with ``Z`` or an offset, and ``YYYY-MM-DD HH:MM:SS`` (read as UTC).
+    Accepts ISO 8601 with ``Z`` or an offset, and ``YYYY-MM-DD HH:MM:SS`` (read as UTC). A
+    value that is no time in UTC (year 0 or 10000 once its offset is applied) is not a date
+    and time either.
 
     >>> parse_time("2016-04-05 04:14:10")
     datetime.datetime(2016, 4, 5, 4, 14, 10, tzinfo=datetime.timezone.utc)
+    >>> parse_time("9999-12-31T23:59:59-01:00") is None
+    True
     """
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def payload_status(payload: Any) -> str | None:

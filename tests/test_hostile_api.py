@@ -1,0 +1,209 @@
+"""A hostile or unlucky API (SPEC 7): odd times, trickled bodies, endless 429s, a huge login answer,
+changed evidence. Each case goes through the real path: a loopback server that answers exactly
+as the test says, and real files.
+"""
+
+import io
+import json
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from reporter.cli import main
+from reporter.fetch import Credentials, PatchingClient
+from reporter.fetch.contract import parse_time
+from reporter.simulator import Fleet
+
+Responder = Callable[[BaseHTTPRequestHandler], None]
+TOKEN = "tok-hostile-api-0001"
+
+
+class HostileApi:
+    """A loopback HTTP server whose every answer the test writes, by request path.
+
+    Paths not routed get a 404. ``requests`` counts the requests each path received.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.scheme = "https" if tls else "http"
+        self.routes: dict[str, Responder] = {}
+        self.requests: Counter[str] = Counter()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self._answer()
+
+            def _answer(self) -> None:
+                api.requests[self.path] += 1
+                responder = api.routes.get(self.path, json_answer({"message": "no"}, 404))
+                try:
+                    responder(self)
+                except OSError:  # the client gave up on us: fine
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base + "/rest"
+
+    @property
+    def login_url(self) -> str:
+        return self.base + "/v2/authentication/login"
+
+    def detail(self, server: str, execution_id: str, responder: Responder) -> None:
+        self.routes[f"/rest/servers/OSD/server/{server}/patch/{execution_id}"] = responder
+
+    def summary(self, server: str, responder: Responder) -> None:
+        self.routes[f"/rest/servers/OSD/server/{server}/patch"] = responder
+
+    def __enter__(self) -> "HostileApi":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def json_answer(
+    body: object, status: int = 200, headers: tuple[tuple[str, str], ...] = ()
+) -> Responder:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return respond
+
+
+def detail_body(execution_id: str, start: str = "2026-10-05T01:00:00Z") -> dict:
+    return {
+        "execution_id": execution_id,
+        "status": "completed",
+        "start_time": start,
+        "end_time": "2026-10-05T01:20:00Z",
+        "patches": [
+            {
+                "patch_begin_message": "Installing Security Update (KB5031361)",
+                "patch_end_message": "Result Code: 2",
+                "status": "completed",
+                "start_time": "2026-10-05T01:00:00Z",
+                "end_time": "2026-10-05T01:10:00Z",
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def api() -> Iterator[HostileApi]:
+    with HostileApi() as server:
+        yield server
+
+
+@pytest.fixture
+def token_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLC_USER", "CLC_PASSWORD", "CLC_V2_API_USERNAME", "CLC_V2_API_PASSWD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLC_BEARER_TOKEN", TOKEN)
+
+
+def no_sleep(seconds: float) -> None:
+    """Backoff without waiting."""
+
+
+def client_for(api: HostileApi, **options) -> PatchingClient:
+    options.setdefault("sleep", no_sleep)
+    return PatchingClient(api.api_url, api.login_url, Credentials(token=TOKEN), **options)
+
+
+def write_inventory(path: Path, rows: list[str]) -> Path:
+    path.write_text("server_id,execution_id,account_alias\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def run(argv: list[str]) -> int:
+    return main(argv, stdout=io.StringIO())
+
+
+# --- times that are no time in UTC ----------------------------------------------------------------
+
+OVERFLOWING = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00"]
+
+
+@pytest.mark.parametrize("text", OVERFLOWING)
+def test_a_time_beyond_the_calendar_in_utc_is_not_a_time(text):
+    assert parse_time(text) is None
+
+
+def test_a_summary_with_times_beyond_the_calendar_is_reported(api, tmp_path, token_only):
+    summary = [
+        {"execution_id": "VA1-1", "start_time": OVERFLOWING[0]},
+        {"execution_id": "VA1-2", "start_time": OVERFLOWING[1]},
+        {"execution_id": "VA1-3", "start_time": "2026-10-05T01:00:00Z"},
+    ]
+    api.summary("SRV1", json_answer(summary))
+    api.detail("SRV1", "VA1-3", json_answer(detail_body("VA1-3")))
+    inventory = write_inventory(tmp_path / "inventory.csv", ["SRV1,,OSD"])
+    for extra in ([], ["--period", "2026-10"]):
+        out = tmp_path / f"out{len(extra)}"
+        argv = ["run", str(inventory), "--out", str(out), "--format", "csv", *extra]
+        assert run([*argv, "--api-url", api.api_url, "--login-url", api.login_url]) == 0
+        [csv_file] = out.glob("*.csv")
+        assert "VA1-3" in csv_file.read_text() and "VA1-1" not in csv_file.read_text()
+
+
+def test_a_manifest_time_beyond_the_calendar_neither_stops_a_rerun_nor_an_archive(
+    sim_factory, tmp_path, credentials
+):
+    fleet = Fleet.generate(servers=4, executions_per_server=2, seed=61)
+    sim = sim_factory(fleet)
+    done = [e for e in fleet.executions if e.status in ("completed", "failed")]
+    done = [e for e in done if not e.presentation.patches_as_number]
+    rows = [f"{e.server_id},{e.execution_id},OSD" for e in done]
+    inventory = write_inventory(tmp_path / "inventory.csv", rows)
+    out = tmp_path / "out"
+    argv = ["run", str(inventory), "--out", str(out), "--format", "csv"]
+    urls = ["--api-url", sim.api_url, "--login-url", sim.login_url]
+    assert run([*argv, *urls]) == 0
+    manifest = out / "evidence" / "manifest.json"
+    document = json.loads(manifest.read_bytes())
+    for entry, text in zip(document["entries"], OVERFLOWING, strict=False):
+        entry["fetched_at"] = text
+    manifest.write_text(json.dumps(document))
+
+    archive = tmp_path / "restated"
+    assert run(["run", str(inventory), "--out", str(archive), "--from-archive", str(out)]) == 0
+    before = sim.stats.requests
+    assert run([*argv, *urls]) == 0  # the rerun reuses every finished execution
+    assert sim.stats.requests - before == 1  # the login
