@@ -17,6 +17,7 @@ import pytest
 from reporter.cli import main
 from reporter.fetch import Credentials, PatchingClient
 from reporter.fetch.contract import parse_time
+from reporter.logs import redact
 from reporter.simulator import Fleet
 
 Responder = Callable[[BaseHTTPRequestHandler], None]
@@ -207,3 +208,35 @@ def test_a_manifest_time_beyond_the_calendar_neither_stops_a_rerun_nor_an_archiv
     before = sim.stats.requests
     assert run([*argv, *urls]) == 0  # the rerun reuses every finished execution
     assert sim.stats.requests - before == 1  # the login
+
+
+# --- the redactor hides values, not words ---------------------------------------------------------
+
+
+def test_a_login_answer_without_a_token_says_so_in_plain_words(api, tmp_path, monkeypatch, capsys):
+    api.routes["/v2/authentication/login"] = json_answer({"userName": "u"})
+    monkeypatch.setenv("CLC_USER", "u")
+    monkeypatch.setenv("CLC_PASSWORD", "a-password-7")
+    monkeypatch.delenv("CLC_BEARER_TOKEN", raising=False)
+    inventory = write_inventory(tmp_path / "inventory.csv", ["SRV1,VA1-1,OSD"])
+    argv = ["run", str(inventory), "--out", str(tmp_path / "out"), "--api-url", api.api_url]
+    assert run([*argv, "--login-url", api.login_url]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith("sent no bearer token"), last
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("the Login API sent no bearer token", "the Login API sent no bearer token"),
+        ("a bearer token-based login.", "a bearer token-based login."),
+        ("Bearer eyJhbGciOi.eyJzdWIi.c2ln", "Bearer ***"),
+        ("got bearer abc123def456 back", "got bearer *** back"),
+        ("Authorization: Bearer plainword", "Authorization: Bearer ***"),
+        ('{"Authorization": "Bearer x/y+z=="}', '{"Authorization": "Bearer ***"}'),
+        ("authorization=s3cr3t-token", "authorization=***"),
+        ("Authorization has been denied", "Authorization has been denied"),
+    ],
+)
+def test_the_redactor_hides_values_not_words(text, shown):
+    assert redact(text) == shown
