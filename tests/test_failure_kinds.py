@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reporter.cli import main
-from reporter.fetch import Credentials, FailureKind, PatchingClient, read_archive, transport
+from reporter.fetch import Credentials, FailureKind, PatchingClient, failures, read_archive
 from reporter.pipeline import all_unreachable
 from reporter.problems import FETCH_FAILED, FORBIDDEN, NOT_FOUND, NOT_JSON, Problem
 from reporter.records import Target
@@ -99,7 +99,7 @@ def test_the_exit_code_of_a_dead_api_does_not_depend_on_the_wording(
     tmp_path, token_only, monkeypatch, capsys
 ):
     # Say it in other words: nothing about "connection" or "timed out" is left to match.
-    monkeypatch.setattr(transport, "_connection_failure", lambda error, chain: "la ligne est morte")
+    monkeypatch.setattr(failures, "_connection_failure", lambda error, chain: "la ligne est morte")
     code, _ = run_against(closed_port(), tmp_path)
     assert code == 2
     assert capsys.readouterr().err.strip().endswith("la ligne est morte")

@@ -7,17 +7,23 @@ import io
 import json
 import ssl
 import threading
+import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import trustme
 
 from reporter.cli import main
-from reporter.fetch import Credentials, PatchingClient
+from reporter.errors import ApiUnreachableError, AuthenticationError
+from reporter.fetch import Credentials, FailureKind, PatchingClient
 from reporter.fetch.contract import parse_time
+from reporter.fetch.transport import MAX_BODY_BYTES
 from reporter.logs import redact
+from reporter.records import Target
 from reporter.simulator import Fleet
 
 Responder = Callable[[BaseHTTPRequestHandler], None]
@@ -240,3 +246,129 @@ def test_a_login_answer_without_a_token_says_so_in_plain_words(api, tmp_path, mo
 )
 def test_the_redactor_hides_values_not_words(text, shown):
     assert redact(text) == shown
+
+
+# --- answers that trickle in ----------------------------------------------------------------------
+
+TRICKLE_GAP = 0.05  # seconds between bytes: well inside --timeout, so no single wait times out
+
+
+def trickle(head: bool) -> Responder:
+    """Send a valid answer a byte at a time: the head too when ``head``, else only the body."""
+    data = json.dumps(detail_body("VA1-5")).encode()
+    lines = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/json",
+        f"Content-Length: {len(data)}",
+    ]
+    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        if not head:
+            handler.wfile.write(head_bytes)
+            handler.wfile.flush()
+        for byte in (head_bytes if head else b"") + data:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(TRICKLE_GAP)
+
+    return respond
+
+
+@pytest.mark.parametrize("head", [False, True], ids=["body", "head"])
+def test_a_trickling_answer_is_cut_at_four_timeouts_and_retried(api, head):
+    api.detail("SRV1", "VA1-5", trickle(head))
+    client = client_for(api, timeout=0.25, retries=1)  # cut after 1 s; the answer takes 20 s
+    result = client.fetch([Target("OSD", "SRV1", "VA1-5", 2)])
+    assert result.executions == []
+    (problem,) = result.problems
+    assert problem.cause is FailureKind.TIMEOUT
+    assert problem.reason.startswith("gave up after 2 attempts: timed out")
+    assert api.requests["/rest/servers/OSD/server/SRV1/patch/VA1-5"] == 2
+    assert result.stats.requests == 2 and result.stats.retries == 1
+
+
+def test_over_tls_a_trickling_answer_is_cut_and_a_steady_one_arrives(tmp_path, monkeypatch):
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    with HostileApi(tls=context) as api:
+        api.detail("SRV1", "VA1-5", trickle(head=False))
+        api.detail("SRV1", "VA1-6", json_answer(detail_body("VA1-6")))
+        client = client_for(api, timeout=0.25, retries=0)
+        targets = [Target("OSD", "SRV1", "VA1-5", 2), Target("OSD", "SRV1", "VA1-6", 3)]
+        result = client.fetch(targets)
+    assert [e.execution_id for e in result.executions] == ["VA1-6"]
+    (problem,) = result.problems
+    assert (problem.execution_id, problem.cause) == ("VA1-5", FailureKind.TIMEOUT)
+
+
+def test_a_trickling_login_answer_is_cut_too(api):
+    api.routes["/v2/authentication/login"] = trickle(head=False)
+    client = PatchingClient(
+        api.api_url, api.login_url, Credentials("u", "p"), timeout=0.25, retries=0
+    )
+    with pytest.raises(ApiUnreachableError, match=r"cannot reach the Login API .*: timed out"):
+        client.login()
+    assert api.requests["/v2/authentication/login"] == 1
+
+
+# --- the Login API's answer is capped and streamed like every other -------------------------------
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A gzip body that inflates to ``size`` bytes of valid JSON holding a token."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head = b'{"bearerToken": "' + TOKEN.encode() + b'", "pad": "'
+    parts = [compressor.compress(head)]
+    block = b" " * (1 << 20)
+    for _ in range((size - len(head)) // len(block) + 1):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.compress(b'"}'))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def test_a_login_answer_over_the_cap_is_refused_unread(api):
+    def huge(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(1 << 40))
+        handler.end_headers()
+        handler.wfile.write(b'{"bearerToken": "')
+
+    api.routes["/v2/authentication/login"] = huge
+    client = PatchingClient(api.api_url, api.login_url, Credentials("u", "p"), timeout=1, retries=0)
+    with pytest.raises(AuthenticationError, match=f"larger than {MAX_BODY_BYTES >> 20} MiB"):
+        client.login()
+
+
+def test_a_gzip_bomb_from_the_login_api_is_defused(api):
+    bomb = gzip_bomb(MAX_BODY_BYTES + (1 << 20))
+    assert len(bomb) < MAX_BODY_BYTES // 100
+    api.routes["/v2/authentication/login"] = json_answer(
+        bomb, headers=(("Content-Encoding", "gzip"),)
+    )
+    client = PatchingClient(api.api_url, api.login_url, Credentials("u", "p"), timeout=5)
+    with pytest.raises(AuthenticationError, match="larger than"):
+        client.login()  # inflated in full it would be valid JSON with a token: not accepted
+
+
+# --- the retry budget bounds 429s too -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_the_retry_budget_bounds_429s_too(api, retries):
+    url = "/rest/servers/OSD/server/SRV1/patch/VA1-9"
+    api.detail("SRV1", "VA1-9", json_answer({"message": "slow down"}, 429, (("Retry-After", "0"),)))
+    waits: list[float] = []
+    client = client_for(api, retries=retries, sleep=waits.append)
+    result = client.fetch([Target("OSD", "SRV1", "VA1-9", 2)])
+    (problem,) = result.problems
+    assert problem.cause is FailureKind.RATE_LIMITED
+    plural = "s" if retries else ""
+    assert problem.reason == f"gave up after {retries + 1} attempt{plural}: HTTP 429"
+    assert api.requests[url] == retries + 1
+    assert result.stats.rate_limited == retries + 1

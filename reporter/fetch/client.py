@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
-import requests
-
 from reporter.errors import ApiUnreachableError, AuthenticationError
 from reporter.fetch.auth import Credentials, LoginInfo, TokenKeeper, check_url
 from reporter.fetch.contract import (
@@ -39,16 +37,9 @@ from reporter.fetch.limiter import AdaptiveLimiter
 from reporter.fetch.network import NetworkSource
 from reporter.fetch.progress import Progress
 from reporter.fetch.state import FetchState, Stopped
-from reporter.fetch.transport import (
-    RETRY_STATUSES,
-    Transport,
-    api_message,
-    build_session,
-    describe_failure,
-    parse_retry_after,
-)
+from reporter.fetch.transport import RETRY_STATUSES, Transport, api_message, build_session
 from reporter.logs import register_secret
-from reporter.problems import Problem
+from reporter.problems import FailureKind, Problem
 from reporter.records import FetchedExecution, Period, Target
 
 log = logging.getLogger("reporter.client")
@@ -273,28 +264,22 @@ class PatchingClient:
         return token
 
     def _post_login(self, stop: threading.Event) -> tuple[str, LoginInfo]:
-        """POST the credentials, retrying transient failures; return the token and who we are."""
+        """POST the credentials, retrying transient failures; return the token and who we are.
+
+        The answer is read like every other: size-capped, streamed, under a deadline.
+        """
         url = self.login_url
         body = {"username": self.credentials.username, "password": self.credentials.password}
         failures = 0
         while True:
-            started = time.perf_counter()
-            status, content, retry_after = None, b"", None
-            try:
-                response = self.session.post(
-                    url, json=body, timeout=self.timeout, allow_redirects=False, verify=True
-                )
-                status, content = response.status_code, response.content
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                failure = f"HTTP {status}"
-            except requests.RequestException as error:
-                _, failure = describe_failure(error, self.timeout)
-            elapsed = (time.perf_counter() - started) * 1000
-            log.debug("POST %s -> %s in %.0f ms", url, status or failure, elapsed)
+            answer = self.transport.exchange("POST", url, json=body, attempt=failures + 1)
+            status = answer.status
+            if answer.failure is FailureKind.TOO_LARGE:
+                raise AuthenticationError(f"login at {url} failed ({answer.detail})")
             if status == 200:
-                return self._login_answer(content)
-            message = api_message(content)
-            detail = f"HTTP {status}: {message}" if message else failure
+                return self._login_answer(answer.body)
+            message = api_message(answer.body)
+            detail = f"HTTP {status}: {message}" if message else answer.detail
             if status in (400, 401, 403):
                 raise AuthenticationError(
                     f"the Login API at {url} refused the credentials from "
@@ -305,12 +290,16 @@ class PatchingClient:
             failures += 1
             if failures > self.retries:
                 if status is None:
-                    raise ApiUnreachableError(f"cannot reach the Login API at {url}: {failure}")
+                    raise ApiUnreachableError(
+                        f"cannot reach the Login API at {url}: {answer.detail}"
+                    )
                 raise AuthenticationError(
                     f"login at {url} failed after {failures} attempts ({detail})"
                 )
-            delay = retry_after if retry_after is not None else self.transport.backoff(failures)
-            self.transport.pause(delay, stop)
+            delay = answer.retry_after
+            self.transport.pause(
+                delay if delay is not None else self.transport.backoff(failures), stop
+            )
 
     def _login_answer(self, content: bytes) -> tuple[str, LoginInfo]:
         try:

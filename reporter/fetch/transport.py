@@ -1,16 +1,14 @@
-"""HTTP for the APIs: one shared session, capped bodies, retries with backoff, auth and limiter.
+"""HTTP for the APIs: one shared session, capped bodies, deadlines, retries, auth and limiter.
 
-:meth:`Transport.exchange` is one request and what came of it; :meth:`Transport.get` is a GET
-of any validated URL with the bearer token, retried until it gives JSON, a final answer, or the
-retry budget runs out. Every failure carries a :class:`~reporter.problems.FailureKind`.
+:meth:`Transport.exchange` is one request and what came of it (the login uses it too);
+:meth:`Transport.get` is a GET of any validated URL with the bearer token, retried until it
+gives JSON, a final answer, or the retry budget runs out. Every failure carries a
+:class:`~reporter.problems.FailureKind`.
 """
 
 import email.utils
-import errno
 import logging
 import random
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from reporter import __version__
 from reporter.errors import AuthenticationError
 from reporter.fetch.auth import TokenKeeper
 from reporter.fetch.contract import decode_json
+from reporter.fetch.deadline import TIMEOUTS_PER_REQUEST, WATCHDOG, DeadlineAdapter, Watchdog
+from reporter.fetch.failures import describe_failure
 from reporter.fetch.limiter import AdaptiveLimiter
 from reporter.fetch.state import FetchState, Stopped
 from reporter.logs import redact
@@ -39,7 +37,6 @@ BACKOFF_CAP = 20.0  # no single backoff is longer than this
 RETRY_AFTER_CAP = 60.0  # a server asking for a longer pause gets this much
 MAX_BODY_BYTES = 64 * 1024 * 1024  # no execution detail comes near this; a larger body is hostile
 CHUNK_BYTES = 64 * 1024
-MAX_THROTTLED = 20  # 429s one request waits through before giving up
 MAX_REFUSALS = 4  # 401s in a row for one request, each with a new token: the API rejects us
 
 
@@ -48,9 +45,10 @@ def build_session(concurrency: int, user_agent: str | None = None) -> requests.S
 
     urllib3's own retries are off (``max_retries=0``): :class:`Transport` retries, because
     it must also retry on status codes and bodies and share what it learns between workers.
+    Its connections can be cut by a request's deadline (:mod:`reporter.fetch.deadline`).
     """
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, concurrency), max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, concurrency), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update(
@@ -111,68 +109,6 @@ def api_message(body: bytes, limit: int = 200) -> str:
     return ""
 
 
-def describe_failure(error: requests.RequestException, timeout: float) -> tuple[FailureKind, str]:
-    """What kind of failure a request that got no usable answer met, and a secret-free text.
-
-    The kind comes from the exception types alone; the text may be reworded at will.
-    """
-    chain = causes(error)
-    if isinstance(error, requests.Timeout):
-        return FailureKind.TIMEOUT, f"timed out after {timeout:g} s"
-    if isinstance(error, requests.exceptions.SSLError) or _any(chain, ssl.SSLError):
-        text = " ".join(str(item) for item in chain).lower()
-        if _any(chain, ssl.SSLCertVerificationError) or "certificate verify failed" in text:
-            return FailureKind.TLS, "connection failed: the server's TLS certificate is not trusted"
-        return FailureKind.TLS, "connection failed: TLS error"
-    if any(_timed_out(item) for item in chain):
-        # A read timeout while the body streams arrives wrapped in a ConnectionError.
-        return FailureKind.TIMEOUT, f"timed out after {timeout:g} s"
-    return FailureKind.UNREACHABLE, _connection_failure(error, chain)
-
-
-def _connection_failure(error: BaseException, chain: list[BaseException]) -> str:
-    for item in chain:
-        code = getattr(item, "errno", None)
-        if code == errno.ECONNREFUSED:
-            return "connection refused"
-        if code == errno.ECONNRESET:
-            return "connection reset"
-    if _any(chain, socket.gaierror):
-        return "connection failed: host not found"
-    text = " ".join(str(item) for item in chain).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "remote end closed" in text or "connection aborted" in text:
-        return "connection closed by the server"
-    return f"connection failed ({type(error).__name__})"
-
-
-def _timed_out(error: BaseException) -> bool:
-    # urllib3 2 makes NewConnectionError (refused, unreachable, ...) a kind of
-    # ConnectTimeoutError for old callers' sake: it is not a timeout.
-    if isinstance(error, urllib3.exceptions.NewConnectionError):
-        return False
-    return isinstance(error, TimeoutError | urllib3.exceptions.TimeoutError)
-
-
-def _any(chain: list[BaseException], *types: type[BaseException]) -> bool:
-    return any(isinstance(item, types) for item in chain)
-
-
-def causes(error: BaseException) -> list[BaseException]:
-    """``error`` and the exceptions it wraps (requests wraps urllib3 wraps socket errors)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        nested = [arg for arg in current.args if isinstance(arg, BaseException)]
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            nested.append(reason)
-        current = nested[0] if nested else current.__cause__ or current.__context__
-    return chain
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """One HTTP exchange: the status and body, or (``status`` None) why there was none."""
@@ -202,16 +138,18 @@ class Reply:
 
 
 class Transport:
-    """GET with retries, auth and the shared limiter; every worker of every fetch uses the same one.
+    """Requests with retries, auth and the shared limiter; every worker of every fetch uses it.
 
     Args:
         session: from :func:`build_session`.
         tokens: the bearer token the workers share.
         limiter: requests in flight at most.
-        timeout: seconds to wait for a connection or for the next bytes of an answer.
-        retries: extra attempts after a transient failure.
+        timeout: seconds to wait for a connection or for the next bytes of an answer; a whole
+            request (connect, headers and body) is cut at ``TIMEOUTS_PER_REQUEST`` times this.
+        retries: extra attempts after a transient failure, whatever it was (429 included).
         sleep: waits between attempts (tests inject a recorder).
         rng: jitter source for the backoff.
+        watchdog: cuts requests that pass their deadline.
     """
 
     def __init__(
@@ -224,6 +162,7 @@ class Transport:
         retries: int,
         sleep: Callable[[float], None],
         rng: random.Random,
+        watchdog: Watchdog = WATCHDOG,
     ) -> None:
         self.session = session
         self.tokens = tokens
@@ -232,6 +171,12 @@ class Transport:
         self.retries = max(0, retries)
         self._sleep = sleep
         self._rng = rng
+        self._watchdog = watchdog
+
+    @property
+    def request_deadline(self) -> float:
+        """Seconds a whole request may take."""
+        return TIMEOUTS_PER_REQUEST * self.timeout
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait before retry number ``failures``."""
@@ -250,10 +195,16 @@ class Transport:
             raise Stopped
 
     def get(self, url: str, missing: str, state: FetchState) -> Reply:
-        """GET ``url`` until it gives JSON, a final error, or the retries run out.
+        """GET ``url`` with the bearer token until it gives JSON, a final error, or the retry
+        budget runs out.
+
+        Every retry counts against the budget: after a connection failure, a timeout, a 5xx,
+        a 429 or a body that is not JSON. A 401 is answered with a new token instead (it is the
+        token that failed, not the request), at most ``MAX_REFUSALS`` times in a row.
 
         Args:
-            url: the full request URL (IDs already validated and encoded).
+            url: any full request URL :func:`~reporter.fetch.auth.check_url` accepted (IDs
+                already validated and encoded).
             missing: what a 404 means, e.g. "execution not found".
             state: the fetch this request belongs to (its stop event and counters).
 
@@ -262,7 +213,6 @@ class Transport:
             Stopped: the fetch was interrupted.
         """
         failures = 0  # transient failures; more than `retries` of them ends the request
-        throttled = 0  # 429s: being slowed down is not failing, but it cannot go on forever
         refusals = 0  # 401s in a row, each answered by a new token
         sends = 0
         stop = state.stop
@@ -303,19 +253,8 @@ class Transport:
             elif status is not None:
                 kind = FailureKind.RATE_LIMITED if status == 429 else FailureKind.HTTP_STATUS
             refusals = 0
-            if status == 429:
-                throttled += 1
-                if throttled <= MAX_THROTTLED:
-                    delay = (
-                        answer.retry_after
-                        if answer.retry_after is not None
-                        else self.backoff(throttled)
-                    )
-                    # Everyone waits: another request now would only be refused too.
-                    self.limiter.pause_for(delay)
-                    continue
             failures += 1
-            if failures > self.retries or throttled > MAX_THROTTLED:
+            if failures > self.retries:
                 assert kind is not None  # every path that gets here has named its failure
                 if kind is FailureKind.NOT_JSON:
                     reason = f"not JSON after {attempts(sends)}: {detail}"
@@ -329,43 +268,67 @@ class Transport:
                     attempts=sends,
                 )
             delay = answer.retry_after if answer.retry_after is not None else self.backoff(failures)
-            self.pause(delay, stop)
+            if status == 429:
+                # Everyone waits: another request now would only be refused too.
+                self.limiter.pause_for(delay)
+            else:
+                self.pause(delay, stop)
 
     def exchange(
-        self, method: str, url: str, *, token: str | None = None, attempt: int = 1
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        attempt: int = 1,
     ) -> Answer:
-        """Send one request and read its whole (capped) body; never raises for a failure.
+        """Send one request and read its whole (capped, streamed) body; never raises for a failure.
+
+        The whole request is cut at :attr:`request_deadline` and then counts as a timeout,
+        however steadily the bytes were trickling in.
 
         Args:
-            method: "GET" (or another method without a body).
+            method: "GET", "POST", ...
             url: any URL :func:`~reporter.fetch.auth.check_url` accepted.
             token: the bearer token to send, if any.
+            json: a body to send as JSON, if any.
             attempt: which attempt this is, for the debug log.
         """
         started = time.perf_counter()
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         status: int | None = None
-        try:
-            response = self.session.request(
-                method,
-                url,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                verify=True,
-                stream=True,
-            )
-            with response:
-                status = response.status_code
-                body = read_body(response)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                answer = Answer(status, body, None, f"HTTP {status}", retry_after)
-        except requests.RequestException as error:
-            kind, detail = describe_failure(error, self.timeout)
-            answer = Answer(None, b"", kind, detail)
-        except BodyTooLarge:
-            detail = f"response larger than {MAX_BODY_BYTES >> 20} MiB"
-            answer = Answer(status, b"", FailureKind.TOO_LARGE, detail)
+        with self._watchdog.deadline(self.request_deadline) as deadline:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=json,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    verify=True,
+                    stream=True,
+                )
+                with response:
+                    status = response.status_code
+                    body = read_body(response)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    answer = Answer(status, body, None, f"HTTP {status}", retry_after)
+            except requests.RequestException as error:
+                kind, detail = describe_failure(error, self.timeout)
+                answer = Answer(None, b"", kind, detail)
+            except BodyTooLarge:
+                detail = f"response larger than {MAX_BODY_BYTES >> 20} MiB"
+                answer = Answer(status, b"", FailureKind.TOO_LARGE, detail)
+            except Exception:
+                if not deadline.expired:
+                    raise
+                answer = Answer(None)  # the cut socket failed in a way the library did not wrap
+        if deadline.expired:
+            # Whatever the cut left (an error, or a body ended early): not an answer.
+            detail = f"timed out after {self.request_deadline:g} s (the whole request)"
+            answer = Answer(None, b"", FailureKind.TIMEOUT, detail)
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             shown = answer.status if answer.failure is None else answer.detail
