@@ -3,14 +3,17 @@ changed evidence. Each case goes through the real path: a loopback server that a
 as the test says, and real files.
 """
 
+import hashlib
 import io
 import json
+import logging
 import ssl
 import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,8 +22,9 @@ import trustme
 
 from reporter.cli import main
 from reporter.errors import ApiUnreachableError, AuthenticationError
-from reporter.fetch import Credentials, FailureKind, PatchingClient
+from reporter.fetch import Credentials, EvidenceStore, FailureKind, PatchingClient
 from reporter.fetch.contract import parse_time
+from reporter.fetch.evidence import body_path, execution_fields
 from reporter.fetch.transport import MAX_BODY_BYTES
 from reporter.logs import redact
 from reporter.records import Target
@@ -372,3 +376,84 @@ def test_the_retry_budget_bounds_429s_too(api, retries):
     assert problem.reason == f"gave up after {retries + 1} attempt{plural}: HTTP 429"
     assert api.requests[url] == retries + 1
     assert result.stats.rate_limited == retries + 1
+
+
+# --- evidence that changed, and evidence a killed run left ----------------------------------------
+
+
+def fetch_into(out: Path, sim, targets, **options):
+    store = EvidenceStore(out / "evidence")
+    client = PatchingClient(
+        sim.api_url, sim.login_url, Credentials("demo", "demo"), evidence=store, sleep=no_sleep
+    )
+    client.login()
+    try:
+        return client.fetch(targets, **options)
+    finally:
+        store.close()
+
+
+def test_a_changed_evidence_body_is_fetched_again_never_adopted(sim_factory, tmp_path, caplog):
+    fleet = Fleet.generate(servers=6, executions_per_server=2, seed=67)
+    sim = sim_factory(fleet)
+    done = [e for e in fleet.executions if e.status in ("completed", "failed")]
+    targets = [Target("OSD", e.server_id, e.execution_id, n) for n, e in enumerate(done, 2)]
+    fetch_into(tmp_path, sim, targets)
+    evidence = tmp_path / "evidence"
+    changed = done[0]
+    path = evidence / body_path("OSD", changed.server_id, changed.execution_id)
+    original = path.read_bytes()
+    altered = json.loads(original)
+    altered["status"] = "failed" if altered.get("status") != "failed" else "completed"
+    path.write_bytes(json.dumps(altered).encode())  # still JSON: only the hash knows
+    manifest = (evidence / "manifest.json").read_bytes()
+
+    EvidenceStore(evidence).close()  # opening the folder does not bless the change
+    assert (evidence / "manifest.json").read_bytes() == manifest
+
+    before = dict(sim.stats.snapshot()["by_execution"])
+    with caplog.at_level(logging.WARNING, logger="reporter"):
+        result = fetch_into(tmp_path, sim, targets)
+    after = sim.stats.snapshot()["by_execution"]
+    fetched = {key[2] for key in after if after[key] != before.get(key)}
+    assert fetched == {changed.execution_id}
+    assert result.stats.reused == len(done) - 1
+    (fresh,) = [e for e in result.executions if e.execution_id == changed.execution_id]
+    assert fresh.payload == json.loads(original)
+    assert path.read_bytes() == original
+    assert any(str(path) in record.getMessage() for record in caplog.records)
+
+
+def test_resume_adopts_only_bodies_the_killed_run_journaled(tmp_path):
+    evidence = tmp_path / "evidence"
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+
+    def save(store: EvidenceStore, number: int) -> None:
+        server, execution = f"SRV{number}", f"VA1-{number}"
+        body = json.dumps({"execution_id": execution, "status": "completed"}).encode()
+        url = f"http://127.0.0.1:1/rest/servers/OSD/server/{server}/patch/{execution}"
+        fields = execution_fields("OSD", server, execution, json.loads(body))
+        store.save(body_path("OSD", server, execution), url, body, now, fields=fields)
+
+    # A run that flushed its manifest after four bodies, then saved three more and was killed.
+    killed = EvidenceStore(evidence, flush_entries=4, flush_seconds=1e9, clock=lambda: 0.0)
+    for number in range(7):
+        save(killed, number)
+    listed = json.loads((evidence / "manifest.json").read_bytes())["entries"]
+    assert len(listed) == 4, "the manifest should not list the last bodies yet"
+    # A body nobody journaled (copied in by hand), and a journaled one changed afterwards.
+    stray = evidence / body_path("OSD", "SRV99", "VA1-99")
+    stray.parent.mkdir()
+    stray.write_bytes(b'{"execution_id": "VA1-99", "status": "completed"}')
+    tampered = evidence / body_path("OSD", "SRV6", "VA1-6")
+    tampered.write_bytes(b'{"execution_id": "VA1-6", "status": "failed"}')
+
+    resumed = EvidenceStore(evidence)
+    paths = {entry["path"] for entry in resumed.entries}
+    assert paths == {body_path("OSD", f"SRV{n}", f"VA1-{n}") for n in range(6)}
+    for entry in resumed.entries:
+        body = (evidence / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(body).hexdigest()
+        assert entry["url"].endswith(entry["path"].split("/")[-1][: -len(".json")])
+    resumed.close()
+    assert [path.name for path in evidence.iterdir() if path.is_file()] == ["manifest.json"]

@@ -5,21 +5,26 @@ Layout of the evidence folder::
     {alias}/{server_id}/{execution_id}.json   execution details
     {alias}/{server_id}/_summary.json         server summaries
     manifest.json                             URL, status, time, size and SHA-256 of each
+    journal-{n}.jsonl                         entries saved since the manifest was written
 
 The store itself keeps any body under any safe relative path (:meth:`EvidenceStore.save`);
 :func:`body_path` and :func:`execution_fields` say where and how the Patching API's answers are
 kept. Only answers that were used are saved today: a 200 whose body is JSON. A body is held in
 memory only while it is checked to be JSON, then written and let go.
 
-A body is written (atomically) the moment it arrives; the manifest is rewritten every few
-seconds and at :meth:`EvidenceStore.close`. If a run is killed in between, the next
-:class:`EvidenceStore` on the folder re-hashes the files the manifest does not list, so the
-folder is always usable to resume from or to re-render from (:mod:`reporter.fetch.archive`).
+A body's entry is appended to the journal before the body is written (atomically); the
+manifest is rewritten every few seconds and at :meth:`EvidenceStore.close`, after which the
+journal it covers is deleted. So even a killed run (SIGKILL, power cut) leaves every body it
+wrote on record with the hash it was saved with, and the next :class:`EvidenceStore` on the
+folder adopts exactly those: a body that matches no recorded hash (changed since, or copied in)
+is never adopted, and fetched again when it is needed. The folder is always usable to resume
+from or to re-render from (:mod:`reporter.fetch.archive`).
 """
 
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -27,22 +32,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reporter import __version__
-from reporter.fetch.contract import (
-    decode_json,
-    detail_path,
-    id_problem,
-    parse_time,
-    payload_status,
-    summary_path,
-)
-from reporter.fileio import atomic_write, atomic_write_bytes
+from reporter.fetch.contract import decode_json, id_problem, parse_time, payload_status
+from reporter.fileio import FILE_MODE, atomic_write, atomic_write_bytes
 
 log = logging.getLogger("reporter.evidence")
 
 MANIFEST = "manifest.json"
+JOURNAL = "journal-{:06d}.jsonl"  # numbered: each manifest rewrite starts the next one
 SUMMARY = "_summary"  # file stem of a server summary; cannot clash with an execution ID
 # One part of a relative path the store accepts: no '..', no hidden files, no separators.
 _PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -60,18 +59,6 @@ def body_path(account_alias: str, server_id: str, execution_id: str | None) -> s
     if reason:
         raise ValueError(reason)
     return f"{account_alias}/{server_id}/{execution_id or SUMMARY}.json"
-
-
-def parse_body_path(path: str) -> tuple[str, str, str | None] | None:
-    """(alias, server, execution or None) for a path :func:`body_path` could have made."""
-    parts = path.split("/")
-    if len(parts) != 3 or not parts[2].endswith(".json"):
-        return None
-    alias, server, stem = parts[0], parts[1], parts[2][: -len(".json")]
-    execution_id = None if stem == SUMMARY else stem
-    if id_problem(alias, server, execution_id):
-        return None
-    return alias, server, execution_id
 
 
 def execution_fields(
@@ -154,11 +141,17 @@ class EvidenceStore:
         self._unflushed = 0
         self._last_flush = clock()
         self._flush_cost = 0.0  # seconds the last manifest rewrite took
+        self._journal: BinaryIO | None = None  # the segment saves append to, once opened
+        self._segment = 0  # its number
+        # Segments a manifest rewrite took over, and saves journaled in each but not yet
+        # listed: a segment is deleted once a manifest lists everything it holds.
+        self._retired: list[int] = []
+        self._saving: dict[int, int] = {}
         if self.path.is_dir() and self._recover():
             self.flush()
 
     def _recover(self) -> bool:
-        """Load the manifest, keep the entries whose files still match, adopt unlisted files.
+        """Load the manifest, and adopt the journaled bodies a killed run wrote after it.
 
         Returns whether the manifest needs rewriting.
         """
@@ -175,42 +168,42 @@ class EvidenceStore:
                 log.warning(
                     "evidence manifest %s unreadable (%s); rebuilt", self.manifest_path, error
                 )
-        for leftover in self.path.glob("*/*/.*.part"):
+        for leftover in self.path.rglob(".*.part"):
             leftover.unlink(missing_ok=True)  # a body cut off mid-write by a killed run
-        changed = False
-        base_url = next(
-            (e["url"].rsplit("/servers/", 1)[0] for e in listed.values() if _has_url(e)), None
-        )
-        for file in sorted(self.path.glob("*/*/*.json")):
-            relative = file.relative_to(self.path).as_posix()
-            ids = parse_body_path(relative)
-            if ids is None:
-                continue
-            data = file.read_bytes()
-            digest = sha256_hex(data)
-            entry = listed.get(relative)
-            if entry is not None and entry.get("sha256") == digest:
-                self._put(relative, entry)
-                continue
-            try:
-                payload = decode_json(data)
-            except ValueError:
-                # Only a power cut leaves one of our bodies like this: fetch it again.
-                log.warning("evidence file %s is not JSON; not reused", file)
-                continue
-            # Written after the last manifest flush (the run was killed): adopt it.
-            url = entry.get("url") if entry else None
-            if url is None and base_url is not None:
-                url = base_url + _api_path(*ids)
-            fetched_at = datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            fields = execution_fields(*ids, payload)
-            self._put(relative, _entry(relative, url, data, fetched_at, 200, fields))
-            changed = True
-        return changed or set(listed) != set(self._entries)
+        segments = self._segments()
+        for _, journal in segments:
+            for entry in _journal_entries(journal):
+                # The body is adopted only as the run saved it: a line whose body never
+                # landed (killed in between) or was changed since is passed over.
+                if self._intact(entry):
+                    listed[entry["path"]] = entry
+        for relative, entry in listed.items():
+            self._put(relative, entry)
+        if segments:
+            self._segment = segments[-1][0] + 1
+            self._retired = [number for number, _ in segments]
+        return bool(segments)
 
-    def _put(self, relative: str, entry: dict[str, Any]) -> None:
+    def _segments(self) -> list[tuple[int, Path]]:
+        found = []
+        for journal in self.path.glob("journal-*.jsonl"):
+            number = journal.name[len("journal-") : -len(".jsonl")]
+            if number.isdigit():
+                found.append((int(number), journal))
+        return sorted(found)
+
+    def _intact(self, entry: Any) -> bool:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            return False
+        try:
+            data = (self.path / check_relative(entry["path"])).read_bytes()
+        except (OSError, ValueError):
+            return False
+        return sha256_hex(data) == entry.get("sha256")
+
+    def _put(self, relative: str, entry: dict[str, Any], line: str | None = None) -> None:
         self._entries[relative] = entry
-        self._lines[relative] = json.dumps(entry, ensure_ascii=False)
+        self._lines[relative] = line or json.dumps(entry, ensure_ascii=False)
 
     def save(
         self,
@@ -237,12 +230,18 @@ class EvidenceStore:
             ValueError: ``relative`` is not a safe path.
         """
         check_relative(relative)
+        entry = _entry(relative, url, body, fetched_at, status, fields or {})
+        line = json.dumps(entry, ensure_ascii=False)
+        with self._lock:
+            # On record before the body can be on disk: a body is never there unjournaled.
+            segment = self._append(line)
+            self._saving[segment] = self._saving.get(segment, 0) + 1
         # No fsync per body (it halves the fetch rate): the manifest is fsynced, and a body
         # that a power cut left empty fails its SHA-256 check and is fetched again.
         atomic_write_bytes(self.path / relative, body, fsync=False)
-        entry = _entry(relative, url, body, fetched_at, status, fields or {})
         with self._lock:
-            self._put(relative, entry)
+            self._saving[segment] -= 1
+            self._put(relative, entry, line)
             self._unflushed += 1
             # Rewriting a manifest of N entries every few hundred bodies costs N squared over
             # a big run: wait for a quarter more entries, and for ten times what the last
@@ -256,6 +255,16 @@ class EvidenceStore:
         if due:
             self.flush()
 
+    def _append(self, line: str) -> int:
+        """Append one entry to the journal (lock held); return the segment's number."""
+        if self._journal is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            journal = self.path / JOURNAL.format(self._segment)
+            fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            self._journal = open(fd, "ab", buffering=0)  # noqa: SIM115 - closed at rotation
+        self._journal.write(line.encode("utf-8") + b"\n")
+        return self._segment
+
     def entry(self, relative: str) -> dict[str, Any] | None:
         """The manifest entry of the body at ``relative`` (a copy), or None."""
         with self._lock:
@@ -267,22 +276,25 @@ class EvidenceStore:
 
         A body saved from another URL (another API, say a test system, writing into the
         same folder) is not this one: the report must show the data of the API it names.
-        An entry recovered from a killed run without a URL takes ``url``.
+        A body whose bytes no longer match the hash recorded when it was saved is not used
+        (a warning names the file); its entry stays as it was, so nothing blesses the change.
         """
         with self._lock:
             entry = self._entries.get(relative)
-        if entry is None or (entry.get("url") and entry["url"] != url):
+        if entry is None or entry.get("url") != url:
             return None
+        path = self.path / relative
         try:
-            data = (self.path / relative).read_bytes()
+            data = path.read_bytes()
         except OSError:
             return None
         if sha256_hex(data) != entry.get("sha256"):
+            log.warning(
+                "evidence file %s changed since it was saved (its SHA-256 differs from the "
+                "manifest); fetching it again",
+                path,
+            )
             return None
-        if not entry.get("url"):
-            entry = {**entry, "url": url}
-            with self._lock:
-                self._put(relative, entry)
         fetched_at = parse_time(entry.get("fetched_at")) or datetime.now(UTC)
         return SavedBody(data, url, fetched_at, dict(entry))
 
@@ -293,7 +305,10 @@ class EvidenceStore:
             return [dict(self._entries[key]) for key in sorted(self._entries)]
 
     def flush(self) -> None:
-        """Rewrite manifest.json (atomically) with every body saved so far (none: no file)."""
+        """Rewrite manifest.json (atomically) with every body saved so far (none: no file).
+
+        Journal segments that the new manifest covers in full are deleted afterwards.
+        """
         with self._flush_lock:
             with self._lock:
                 if not self._lines and not self.manifest_path.exists():
@@ -301,6 +316,14 @@ class EvidenceStore:
                 lines = [self._lines[key] for key in sorted(self._lines)]
                 self._unflushed = 0
                 self._last_flush = self._clock()
+                if self._journal is not None:
+                    self._journal.close()
+                    self._journal = None
+                    self._retired.append(self._segment)
+                    self._segment += 1
+                # A save still between its journal line and its entry is not in `lines`:
+                # its segment must wait for a later rewrite.
+                covered = [number for number in self._retired if not self._saving.get(number)]
             # One entry per line, joined from lines encoded as they arrived: rewriting the
             # manifest stays cheap however many entries it has.
             started = self._clock()
@@ -309,6 +332,12 @@ class EvidenceStore:
             with atomic_write(self.manifest_path) as handle:
                 handle.write(text.encode("utf-8"))
             self._flush_cost = self._clock() - started
+            for number in covered:
+                (self.path / JOURNAL.format(number)).unlink(missing_ok=True)
+            with self._lock:
+                self._retired = [number for number in self._retired if number not in covered]
+                for number in covered:
+                    self._saving.pop(number, None)
 
     def close(self) -> None:
         """Write the final manifest; leave nothing behind if nothing was saved."""
@@ -351,11 +380,16 @@ def _entry(
     }
 
 
-def _has_url(entry: dict[str, Any]) -> bool:
-    return isinstance(entry.get("url"), str) and "/servers/" in entry["url"]
-
-
-def _api_path(alias: str, server: str, execution_id: str | None) -> str:
-    if execution_id is None:
-        return summary_path(alias, server)
-    return detail_path(alias, server, execution_id)
+def _journal_entries(journal: Path) -> list[Any]:
+    """The entries in a journal segment; a line cut short by a kill is skipped."""
+    try:
+        data = journal.read_bytes()
+    except OSError:
+        return []
+    entries = []
+    for line in data.splitlines():
+        try:
+            entries.append(decode_json(line))
+        except ValueError:
+            continue
+    return entries
