@@ -166,7 +166,9 @@ class EvidenceStore:
                 }
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning(
-                    "evidence manifest %s unreadable (%s); rebuilt", self.manifest_path, error
+                    "evidence manifest %s unreadable (%s); the bodies it listed are fetched again",
+                    self.manifest_path,
+                    error,
                 )
         for leftover in self.path.rglob(".*.part"):
             leftover.unlink(missing_ok=True)  # a body cut off mid-write by a killed run
