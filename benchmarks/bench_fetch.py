@@ -28,8 +28,7 @@ import requests
 from figures import Figure
 from requests.adapters import HTTPAdapter
 
-from reporter.client import Credentials, PatchingClient
-from reporter.evidence import EvidenceStore
+from reporter.fetch import Credentials, EvidenceStore, PatchingClient
 from reporter.records import Target
 
 

@@ -30,12 +30,46 @@ def register_environment_secrets(env: Mapping[str, str]) -> None:
         register_secret(env.get(name))
 
 
+# A credential as HTTP writes one (token68): dots only inside, so a sentence's full stop stays.
+_VALUE = r"[A-Za-z0-9_~+/-]+(?:\.[A-Za-z0-9_~+/-]+)*=*"
+# "Authorization: Bearer x", '"Authorization": "x"', "authorization=x": a credential follows.
+_AUTHORIZATION = re.compile(
+    rf"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?\s*)(bearer\s+)?({_VALUE})"
+)
+_BEARER = re.compile(rf"(?i)(\bbearer\s+)({_VALUE})")
+_VALUE_MARKS = frozenset("0123456789_~+/=.")
+
+
+def _is_value(text: str) -> bool:
+    """Whether ``text`` looks like a credential rather than a word ("token", "token-based")."""
+    return len(text) >= 24 or not _VALUE_MARKS.isdisjoint(text)
+
+
+def _hide_authorization(match: re.Match) -> str:
+    prefix, scheme, value = match.groups()
+    if scheme or _is_value(value):
+        return f"{prefix}{scheme or ''}***"
+    return match.group(0)
+
+
+def _hide_bearer(match: re.Match) -> str:
+    return f"{match.group(1)}***" if _is_value(match.group(2)) else match.group(0)
+
+
 def redact(text: str) -> str:
-    """Replace every registered secret and every bearer token in ``text`` with ``***``."""
+    """Replace every registered secret, and every token sent as a credential, with ``***``.
+
+    Values are hidden, not words: "sent no bearer token" stays as it is, while the value in
+    ``Authorization: Bearer <value>`` or ``Bearer eyJhbGciOi...`` does not.
+
+    >>> redact("Authorization: Bearer abc.def-123; the API sent no bearer token")
+    'Authorization: Bearer ***; the API sent no bearer token'
+    """
     # Longest first, so a secret that contains another is hidden whole.
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
-    return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+", r"\1***", text)
+    text = _AUTHORIZATION.sub(_hide_authorization, text)
+    return _BEARER.sub(_hide_bearer, text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -4,14 +4,12 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reporter.api import decode_json
-from reporter.client import PatchingClient, check_url, credentials_from_env
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -21,14 +19,21 @@ from reporter.deliver import (
     smtp_settings_from_env,
 )
 from reporter.errors import ApiUnreachableError, ExitCode, UsageError
-from reporter.evidence import EvidenceStore, read_archive
+from reporter.fetch import (
+    EvidenceStore,
+    PatchingClient,
+    Progress,
+    check_url,
+    credentials_from_env,
+    decode_json,
+    read_archive,
+)
 from reporter.fileio import output_errors
 from reporter.inventory import Inventory, load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
-from reporter.problems import FETCH_FAILED
-from reporter.progress import Progress
+from reporter.problems import Problem
 from reporter.records import Target
 from reporter.report import build_report
 
@@ -99,30 +104,31 @@ def run_in(
         api_url = check_url(settings.api_url, "API URL")
         login_url = check_url(settings.login_url, "login URL")
         credentials = credentials_from_env(settings.env)
-        with timings.stage("login"):
-            client = PatchingClient(
-                api_url,
-                login_url,
-                credentials,
-                concurrency=settings.concurrency,
-                timeout=settings.timeout,
-                retries=settings.retries,
-                progress=Progress(),
-            )
-            login = client.login()
-        default_alias = settings.account or login.account_alias
-        targets = targets_for(inventory, default_alias)
         evidence = EvidenceStore(settings.out / "evidence")
-        client.evidence = evidence
-        with timings.stage("fetch"):
-            try:
+        client = PatchingClient(
+            api_url,
+            login_url,
+            credentials,
+            concurrency=settings.concurrency,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            evidence=evidence,
+            progress=Progress(),
+        )
+        try:
+            with timings.stage("login"):
+                login = client.login()
+            default_alias = settings.account or login.account_alias
+            targets = targets_for(inventory, default_alias)
+            with timings.stage("fetch"), output_errors(evidence.path):
                 result = client.fetch(targets, settings.period)
-            finally:
-                evidence.close()
-                client.close()
+        finally:
+            evidence.close()
+            client.close()
         if targets and not result.executions and all_unreachable(result.problems):
+            dead = next(problem for problem in result.problems if problem.cause is not None)
             raise ApiUnreachableError(
-                f"could not fetch any execution from {api_url}: {result.problems[0].reason}"
+                f"could not fetch any execution from {api_url}: {dead.reason}"
             )
         manifest_path = evidence.path / "manifest.json"
         data_source = api_url
@@ -168,13 +174,13 @@ def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]
     return targets
 
 
-def all_unreachable(problems) -> bool:
-    """Whether every fetch failed the same way a dead API fails (no answer at all)."""
-    fetch = [problem for problem in problems if problem.kind == FETCH_FAILED]
-    return bool(fetch) and all(
-        "connection" in problem.reason.lower() or "timed out" in problem.reason.lower()
-        for problem in fetch
-    )
+def all_unreachable(problems: Sequence[Problem]) -> bool:
+    """Whether every fetch failed the way a dead API fails: no answer at all.
+
+    Decided by each problem's cause, never by its wording.
+    """
+    causes = [problem.cause for problem in problems if problem.cause is not None]
+    return bool(causes) and all(cause.no_answer for cause in causes)
 
 
 def render_all(

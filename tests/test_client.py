@@ -12,21 +12,22 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from reporter.client import (
-    Credentials,
-    FetchResult,
-    LoginInfo,
-    PatchingClient,
-    check_url,
-    credentials_from_env,
-)
 from reporter.errors import (
     ApiUnreachableError,
     AuthenticationError,
     InsecureUrlError,
     UsageError,
 )
-from reporter.http import parse_retry_after
+from reporter.fetch import (
+    Credentials,
+    FetchResult,
+    LoginInfo,
+    PatchingClient,
+    Progress,
+    check_url,
+    credentials_from_env,
+)
+from reporter.fetch.transport import parse_retry_after
 from reporter.logs import redact
 from reporter.problems import (
     DUPLICATE_ROW,
@@ -37,7 +38,6 @@ from reporter.problems import (
     NOT_FOUND,
     NOT_JSON,
 )
-from reporter.progress import Progress
 from reporter.records import FetchedExecution, Period, Target
 from reporter.simulator import FaultConfig, Fleet
 
@@ -310,7 +310,7 @@ def test_invalid_ids_never_reach_the_server(simulator):
 
 def test_an_encoded_id_stays_one_path_segment(simulator):
     # Even past validation (defence in depth), a segment cannot climb or split the path.
-    from reporter.api import detail_path
+    from reporter.fetch.contract import detail_path
 
     with pytest.raises(ValueError):
         detail_path("OSD", "../x", "VA1-1")
@@ -549,7 +549,7 @@ def test_each_request_is_logged_at_debug(simulator):
 
 
 def test_ctrl_c_stops_the_workers_quickly(sim_factory, tmp_path):
-    from reporter.evidence import EvidenceStore
+    from reporter.fetch import EvidenceStore
 
     fleet = Fleet.generate(servers=50, executions_per_server=4, seed=23)
     sim = sim_factory(fleet, FaultConfig(latency_ms=20))

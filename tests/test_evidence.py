@@ -3,14 +3,21 @@
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from reporter import __version__
-from reporter.client import Credentials, PatchingClient
 from reporter.errors import ArchiveError, AuthenticationError
-from reporter.evidence import EvidenceStore, read_archive
+from reporter.fetch import (
+    Credentials,
+    EvidenceStore,
+    PatchingClient,
+    fetch_executions,
+    read_archive,
+)
+from reporter.fetch.evidence import body_path
 from reporter.fileio import atomic_write_bytes
 from reporter.problems import FETCH_FAILED, INVALID_ROW, NOT_FOUND
 from reporter.records import Period, Target
@@ -129,32 +136,39 @@ def test_evidence_from_another_api_is_not_reused(sim_factory, tmp_path):
 def test_an_interrupted_run_is_recovered_from_the_files(sim_factory, tmp_path):
     fleet = Fleet.generate(servers=10, executions_per_server=2, seed=37)
     sim = sim_factory(fleet)
-    fetch_into(tmp_path, sim, targets_for(fleet.executions))
     evidence = tmp_path / "evidence"
+    # A run killed after its manifest listed seven bodies: the rest are in the journal only.
+    store = EvidenceStore(evidence, flush_entries=7, flush_seconds=1e9, clock=lambda: 0.0)
+    client = PatchingClient(sim.api_url, sim.login_url, DEMO, evidence=store, concurrency=1)
+    client.login()
+    fetch_executions(client.source, targets_for(fleet.executions))  # no final flush: killed
     manifest_path = evidence / "manifest.json"
-    manifest = json.loads(manifest_path.read_bytes())
-    # As if killed after writing five bodies but before the manifest listed them, and in the
-    # middle of writing another.
-    lost, manifest["entries"] = manifest["entries"][:5], manifest["entries"][5:]
-    manifest_path.write_text(json.dumps(manifest))
-    emptied = evidence / lost[0]["path"]  # as a power cut can leave a body never synced
-    emptied.write_bytes(b"")
+    listed = json.loads(manifest_path.read_bytes())["entries"]
+    assert 0 < len(listed) < len(fleet.executions)
+    assert list(evidence.glob("journal-*.jsonl"))
+    # ... in the middle of writing another; and a power cut left one body never synced.
     leftover = evidence / "OSD" / fleet.executions[0].server_id / ".VA1-1.json.abc.part"
     leftover.write_bytes(b'{"half')
+    journaled_only = {entry["path"] for entry in store.entries} - {e["path"] for e in listed}
+    emptied = evidence / sorted(journaled_only)[0]
+    emptied.write_bytes(b"")
 
-    store = EvidenceStore(evidence)
+    recovered = EvidenceStore(evidence)
     assert not leftover.exists()
-    entries = store.entries
+    entries = recovered.entries
     assert len(entries) == len(fleet.executions) - 1
-    assert lost[0]["path"] not in {entry["path"] for entry in entries}
+    assert emptied.relative_to(evidence).as_posix() not in {entry["path"] for entry in entries}
     for entry in entries:
         body = (evidence / entry["path"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(body).hexdigest()
         assert entry["url"].startswith(sim.api_url + "/servers/OSD/server/")
+    # The manifest now lists them all, and the journal it replaces is gone.
     assert len(json.loads(manifest_path.read_bytes())["entries"]) == len(fleet.executions) - 1
+    assert not list(evidence.glob("journal-*.jsonl"))
 
+    # Without a readable manifest (and no journal) no hash is on record: nothing is adopted.
     manifest_path.write_text("{not json")
-    assert len(EvidenceStore(evidence).entries) == len(fleet.executions) - 1
+    assert EvidenceStore(evidence).entries == []
 
 
 def test_the_manifest_is_flushed_while_the_fetch_runs(sim_factory, tmp_path):
@@ -171,8 +185,13 @@ def test_evidence_paths_are_built_only_from_valid_ids(tmp_path):
     store = EvidenceStore(tmp_path / "evidence")
     for ids in (("OSD", "../x", "VA1-1"), ("OSD", "SRV", "../../VA1-1"), ("..", "SRV", None)):
         with pytest.raises(ValueError):
-            store.save("detail", *ids, "http://127.0.0.1/x", b"{}", None)
-    assert list((tmp_path / "evidence").iterdir()) == []
+            body_path(*ids)
+    now = datetime.now(UTC)
+    for relative in ("../x.json", "OSD/../../x.json", "/etc/x.json", "OSD/.hidden", "OSD//x", ""):
+        with pytest.raises(ValueError):
+            store.save(relative, "http://127.0.0.1/x", b"{}", now)
+    assert not (tmp_path / "evidence").exists()
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_read_archive_gives_the_network_result_without_the_network(sim_factory, tmp_path):

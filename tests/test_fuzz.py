@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reporter.api import decode_json
 from reporter.cli import main
 from reporter.derive import CLASSIFICATIONS, RESULTS, derive_results, factorize, title_facts
+from reporter.fetch import decode_json
 from reporter.fileio import FORMULA_TRIGGERS
 from reporter.simulator import Fleet, SimulatorServer
 

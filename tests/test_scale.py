@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reporter.evidence import EvidenceStore
+from reporter.fetch import EvidenceStore
+from reporter.fetch.evidence import body_path, execution_fields
 from reporter.render.pdf import AssetFetcher, html_to_pdf
 
 PAGE = "<!DOCTYPE html><html><body><p>one page</p></body></html>"
@@ -67,7 +68,8 @@ def test_manifest_rewrites_grow_with_the_log_of_the_run_not_with_its_length(tmp_
     for number in range(2000):
         server, execution = f"SRV{number}", f"VA1-{number}"
         url = f"http://127.0.0.1/rest/servers/OSD/server/{server}/patch/{execution}"
-        store.save("detail", "OSD", server, execution, url, body, fetched_at, json.loads(body))
+        fields = execution_fields("OSD", server, execution, json.loads(body))
+        store.save(body_path("OSD", server, execution), url, body, fetched_at, fields=fields)
     # Every 10 bodies would be 200 rewrites of an ever longer manifest; waiting for a quarter
     # more entries each time makes about 25.
     assert 15 <= store.rewrites <= 40

@@ -1,7 +1,8 @@
-"""The Patching API as the client sees it: IDs, request paths, summaries and a fetch's outcome.
+"""The Patching API as the client sees it: IDs, request paths, answers and a fetch's outcome.
 
-Shared by the network client (:mod:`reporter.client`) and the evidence archive reader
-(:mod:`reporter.evidence`), so both apply the same rules to the same responses.
+The one fetch loop (:mod:`reporter.fetch.client`) applies these rules to answers from either
+source, the network or an evidence archive (:mod:`reporter.fetch.archive`), so both treat the
+same responses the same way.
 """
 
 import json
@@ -15,9 +16,9 @@ from urllib.parse import quote
 from reporter.problems import (
     BAD_PAYLOAD,
     DUPLICATE_ROW,
-    FETCH_FAILED,
     INVALID_ROW,
     NO_EXECUTIONS,
+    FailureKind,
     Problem,
 )
 from reporter.records import (
@@ -33,9 +34,6 @@ from reporter.records import (
     normalise_status,
     valid_id,
 )
-
-# Execution statuses that will not change any more: such a saved detail can be reused.
-
 
 # A JSON escape of a UTF-16 surrogate (\ud800-\udfff): a pair is one character, a lone one
 # decodes to a str that no UTF-8 writer accepts.
@@ -166,20 +164,24 @@ def field_value(mapping: Any, name: str) -> Any:
 def parse_time(value: Any) -> datetime | None:
     """A timezone-aware UTC datetime from the API's time formats, or None when unknown.
 
-    Accepts ISO 8601 with ``Z`` or an offset, and ``YYYY-MM-DD HH:MM:SS`` (read as UTC).
+    Accepts ISO 8601 with ``Z`` or an offset, and ``YYYY-MM-DD HH:MM:SS`` (read as UTC). A
+    value that is no time in UTC (year 0 or 10000 once its offset is applied) is not a date
+    and time either.
 
     >>> parse_time("2016-04-05 04:14:10")
     datetime.datetime(2016, 4, 5, 4, 14, 10, tzinfo=datetime.timezone.utc)
+    >>> parse_time("9999-12-31T23:59:59-01:00") is None
+    True
     """
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def payload_status(payload: Any) -> str | None:
@@ -244,7 +246,12 @@ def select_executions(entries: list[SummaryEntry], period: Period | None) -> lis
     started = [entry for entry in unique if entry.start is not None]
     if not started:
         return [unique[-1]]
-    return [max(started, key=lambda entry: entry.start)]
+    return [max(started, key=_start)]
+
+
+def _start(entry: SummaryEntry) -> datetime:
+    assert entry.start is not None  # only entries with a known start are compared
+    return entry.start
 
 
 def no_executions_reason(period: Period | None) -> str:
@@ -255,7 +262,6 @@ def no_executions_reason(period: Period | None) -> str:
 
 
 Outcome = list[FetchedExecution | Problem]
-ExecutionKey = tuple[str, str, str]
 
 
 def screen_targets(targets: Sequence[Target]) -> tuple[list[Outcome], list[int], frozenset]:
@@ -268,31 +274,31 @@ def screen_targets(targets: Sequence[Target]) -> tuple[list[Outcome], list[int],
     """
     outcomes: list[Outcome] = [[] for _ in targets]
     to_fetch: list[int] = []
-    lines: dict[ExecutionKey, int | None] = {}
-    servers: dict[tuple[str, str], int | None] = {}
+    # The line of each server (alias, server) and execution (alias, server, execution) seen.
+    seen: dict[tuple[str, ...], int | None] = {}
     for index, target in enumerate(targets):
         ids = (target.account_alias, target.server_id, target.execution_id)
         reason = id_problem(*ids)
         if reason:
-            texts = (None if value is None else str(value) for value in ids)
-            outcomes[index] = [Problem(INVALID_ROW, reason, target.line, *texts)]
+            alias, server_id, execution_id = (None if v is None else str(v) for v in ids)
+            problem = Problem(INVALID_ROW, reason, target.line, alias, server_id, execution_id)
+            outcomes[index] = [problem]
             continue
         # IDs compare case-insensitively, as the API matches them; only now, with every row's
         # alias resolved, can rows that differed only by a missing alias be seen as repeats.
-        server = (target.account_alias.upper(), target.server_id.upper())
-        if target.execution_id is None:
-            seen, what = servers, server
-        else:
-            seen, what = lines, (*server, target.execution_id.upper())
+        what: tuple[str, ...] = (target.account_alias.upper(), target.server_id.upper())
+        if target.execution_id is not None:
+            what = (*what, target.execution_id.upper())
         if what in seen:
             where = f" on line {seen[what]}" if seen[what] is not None else ""
             thing = "execution" if target.execution_id else "server (without an execution ID)"
             reason = f"the same {thing} is listed{where}"
-            outcomes[index] = [Problem(DUPLICATE_ROW, reason, target.line, *ids)]
+            problem = Problem(DUPLICATE_ROW, reason, target.line, *ids)
+            outcomes[index] = [problem]
             continue
         seen[what] = target.line
         to_fetch.append(index)
-    return outcomes, to_fetch, frozenset(lines)
+    return outcomes, to_fetch, frozenset(key for key in seen if len(key) == 3)
 
 
 def plan_discovery(
@@ -308,7 +314,8 @@ def plan_discovery(
     try:
         entries, unusable = summary_entries(payload)
     except ValueError as error:
-        return [Problem(FETCH_FAILED, str(error), line, alias, server)], []
+        failure = Failure(FailureKind.UNEXPECTED_JSON, str(error))
+        return [failure.problem(line, alias, server)], []
     problems = [Problem(BAD_PAYLOAD, reason, line, alias, server) for reason in unusable]
     chosen = select_executions(entries, period)
     if not chosen:
@@ -324,6 +331,42 @@ def plan_discovery(
         reason = "every execution it selects is listed on its own row"
         problems.append(Problem(DUPLICATE_ROW, reason, line, alias, server))
     return problems, new
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A usable answer from a source: the decoded JSON body, where it came from and when."""
+
+    payload: Any
+    url: str
+    fetched_at: datetime
+    reused: bool = False  # read back from saved evidence, not fetched now
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a source has no usable answer for a request."""
+
+    kind: FailureKind
+    reason: str
+
+    def problem(
+        self,
+        line: int | None,
+        account_alias: str,
+        server_id: str,
+        execution_id: str | None = None,
+    ) -> Problem:
+        """The problem that reports this failure for one inventory row."""
+        return Problem(
+            self.kind.problem_kind,
+            self.reason,
+            line,
+            account_alias,
+            server_id,
+            execution_id,
+            cause=self.kind,
+        )
 
 
 def collect(outcomes: Sequence[Outcome], stats: "FetchStats") -> "FetchResult":

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from reporter.errors import AuthenticationError, InsecureUrlError, UsageError
+from reporter.fetch.state import Wait, wait_on
 from reporter.hosts import is_loopback
 from reporter.logs import register_secret
 
@@ -110,9 +111,23 @@ class TokenKeeper:
     again, the others wait for that login and reuse its token. A token that has served at
     least one request and is then refused has expired: log in again. A token from a re-login
     that is refused before serving anything means the API rejects us: stop.
+
+    Args:
+        login: gets a new token (given the fetch's stop event, so that Ctrl-C ends its
+            retries); None when only a bearer token from the environment is available.
+        token: a token to start with (from the environment, or None to log in first).
+        wait: waits on the keeper's condition; tests inject one that reports each wait.
     """
 
-    def __init__(self, login: Callable[[], str] | None, token: str | None = None) -> None:
+    POLL_SECONDS = 0.2  # how often a waiting worker looks at the stop event
+
+    def __init__(
+        self,
+        login: Callable[[threading.Event], str] | None,
+        token: str | None = None,
+        *,
+        wait: Wait = wait_on,
+    ) -> None:
         self._login = login
         self._token = token
         self._generation = 0
@@ -120,7 +135,12 @@ class TokenKeeper:
         self._served = 0  # requests the current token got answered without a 401
         self._in_flight: dict[int, int] = {}
         self._condition = threading.Condition()
-        self.relogins = 0
+        self._wait = wait
+
+    @property
+    def generation(self) -> int:
+        """The current token's generation (0 before the first token)."""
+        return self._generation
 
     def set_token(self, token: str) -> None:
         """Install a token from an explicit login."""
@@ -131,13 +151,15 @@ class TokenKeeper:
             self._served = 0
             self._condition.notify_all()
 
-    def acquire(self) -> tuple[str, int]:
+    def acquire(self, stop: threading.Event) -> tuple[str, int]:
         """The token to send and its generation; logs in first if there is no token yet."""
         with self._condition:
             if self._token is None:
-                self._renew()
+                self._renew(stop)
+            token = self._token
+            assert token is not None  # _renew either set one or raised
             self._in_flight[self._generation] = self._in_flight.get(self._generation, 0) + 1
-            return self._token, self._generation
+            return token, self._generation
 
     def release(self, generation: int, accepted: bool) -> None:
         """Record that a request sent with ``generation`` was answered (``accepted``: not 401)."""
@@ -147,8 +169,11 @@ class TokenKeeper:
                 self._served += 1
             self._condition.notify_all()
 
-    def refused(self, generation: int, stop: threading.Event) -> None:
+    def refused(self, generation: int, stop: threading.Event) -> bool:
         """Handle a 401 for a token of ``generation`` (already released by the caller).
+
+        Returns:
+            Whether this call logged in again (False: another worker already had).
 
         Raises:
             AuthenticationError: the token cannot be renewed, or its renewal was refused too.
@@ -162,9 +187,9 @@ class TokenKeeper:
                 and self._in_flight.get(generation, 0) > 0
                 and not stop.is_set()
             ):
-                self._condition.wait(0.2)
+                self._wait(self._condition, self.POLL_SECONDS)
             if generation != self._generation:
-                return  # another worker already renewed it
+                return False  # another worker already renewed it
             if self._login is None:
                 raise AuthenticationError(
                     "the API refused the token from CLC_BEARER_TOKEN (HTTP 401: expired or "
@@ -175,14 +200,14 @@ class TokenKeeper:
                     "the API refused a token the Login API had just issued (HTTP 401); "
                     "check that the account may use the Patching API"
                 )
-            self._renew()
+            self._renew(stop)
             self._fresh = True
-            self.relogins += 1
+            return True
 
-    def _renew(self) -> None:
+    def _renew(self, stop: threading.Event) -> None:
         if self._login is None:
             raise AuthenticationError(f"no API credentials: {CREDENTIAL_HELP}")
-        token = self._login()
+        token = self._login(stop)
         self._token = token
         self._generation += 1
         self._served = 0
