@@ -22,6 +22,7 @@ from reporter.fileio import atomic_write
 from reporter.gcpause import collector_paused
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
+from reporter.render.history_tables import history_tables
 from reporter.render.html import FAILURE_SUMMARY_COLUMNS, KB_ROLLUP_COLUMNS, PROBLEM_COLUMNS
 from reporter.render.templating import assets_dir, render_template
 from reporter.render.view import (
@@ -240,6 +241,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             records(model.hresults),
             0,
         ),
+        **history_tables(model),
     }
 
 
