@@ -1,8 +1,8 @@
 """The stages of a run in order: inventory, login, fetch, report model, renderers, delivery."""
 
+import dataclasses
 import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reporter import __version__
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -20,6 +21,7 @@ from reporter.deliver import (
 )
 from reporter.errors import ApiUnreachableError, ExitCode, UsageError
 from reporter.fetch import (
+    MANIFEST,
     EvidenceStore,
     PatchingClient,
     Progress,
@@ -29,20 +31,28 @@ from reporter.fetch import (
     read_archive,
 )
 from reporter.fileio import output_errors
+from reporter.history import HistoryStore, period_record, with_history
 from reporter.inventory import Inventory, load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
 from reporter.problems import Problem
-from reporter.records import Target
+from reporter.records import Period, Target
 from reporter.report import build_report
+from reporter.runrecord import (
+    RUN_RECORD,
+    LabelFolder,
+    RunRecord,
+    choose_label_folder,
+    discard_run_record,
+    label_folder,
+    label_to_resume,
+    save_inventory,
+    saved_inventory,
+    write_run_record,
+)
 
 log = logging.getLogger("reporter")
-
-DEMO_SEED = 2026
-DEMO_SERVERS = 60
-DEMO_EXECUTIONS_PER_SERVER = 4
-DEMO_USER = "demo"
 
 
 class Timings:
@@ -89,50 +99,113 @@ def run_in(
     register_environment_secrets(settings.env)  # before any file is read or message written
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
     delivery = prepare_delivery(settings) if settings.email_to else None
-    with timings.stage("inventory"):
-        inventory = load_inventory(settings.inventory)
-    generated_at = clock()
-
+    archive = None
     if settings.from_archive:
-        with timings.stage("archive"):
-            default_alias = settings.account or archive_alias(settings.from_archive)
-            targets = targets_for(inventory, default_alias)
-            result = read_archive(settings.from_archive, targets, settings.period)
-            manifest_path = archive_manifest(settings.from_archive)
-            data_source = f"evidence archive {settings.from_archive}"
-    else:
-        api_url = check_url(settings.api_url, "API URL")
-        login_url = check_url(settings.login_url, "login URL")
-        credentials = credentials_from_env(settings.env)
-        evidence = EvidenceStore(settings.out / "evidence")
-        client = PatchingClient(
-            api_url,
-            login_url,
-            credentials,
-            concurrency=settings.concurrency,
-            timeout=settings.timeout,
-            retries=settings.retries,
-            evidence=evidence,
-            progress=Progress(),
-        )
-        try:
-            with timings.stage("login"):
-                login = client.login()
-            default_alias = settings.account or login.account_alias
-            targets = targets_for(inventory, default_alias)
-            with timings.stage("fetch"), output_errors(evidence.path):
-                result = client.fetch(targets, settings.period)
-        finally:
-            evidence.close()
-            client.close()
-        if targets and not result.executions and all_unreachable(result.problems):
-            dead = next(problem for problem in result.problems if problem.cause is not None)
-            raise ApiUnreachableError(
-                f"could not fetch any execution from {api_url}: {dead.reason}"
-            )
-        manifest_path = evidence.path / "manifest.json"
-        data_source = api_url
+        archive = choose_label_folder(settings.from_archive, settings.period)
+        if archive.record is not None:
+            settings = with_recorded_settings(settings, archive.record)
+    with timings.stage("inventory"):
+        inventory = load_inventory(inventory_path(settings, archive))
+    store = open_history(settings)  # checked before anything is fetched, like the inputs
+    try:
+        generated_at = clock()
+        run_record: tuple[Path, RunRecord] | None = None
+        if archive is not None:
+            with timings.stage("archive"):
+                model = archive_model(
+                    archive,
+                    inventory,
+                    period=settings.period,
+                    title=settings.title,
+                    account=settings.account,
+                    generated_at=generated_at,
+                    data_source=f"evidence archive {settings.from_archive}",
+                )
+            manifest_path = archive.manifest
+        else:
+            model, run_record = fetch_model(settings, inventory, generated_at, timings)
+            manifest_path = run_record[0] / MANIFEST
+        with timings.stage("history"):
+            earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
+            model = with_history(model, earlier, history_note(model, store))
+        written = render_all(model, settings, manifest_path, timings)
+        if run_record is not None:
+            folder, record = run_record
+            with output_errors(folder / RUN_RECORD):
+                write_run_record(folder, dataclasses.replace(record, finished=True))
+        print_summary(model, written, stdout)
+        if delivery:
+            with timings.stage("e-mail"):
+                deliver(model, delivery, settings, written)
+            print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
+        if store is not None:
+            with timings.stage("history"):
+                store.record([period_record(model, clock())])
+            print(f"Recorded {model.meta.label} in {store.path}", file=stdout)
+    finally:
+        if store is not None:
+            store.close()
+    if settings.timings:
+        print(timings.table(), file=stdout)
+    return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
 
+
+def fetch_model(
+    settings: RunSettings, inventory: Inventory, generated_at: datetime, timings: Timings
+) -> tuple[ReportModel, tuple[Path, RunRecord]]:
+    """Log in, fetch into the label's evidence folder, and build the model.
+
+    Returns the model, and the label folder with the run.json written there (unfinished).
+    """
+    api_url = check_url(settings.api_url, "API URL")
+    login_url = check_url(settings.login_url, "login URL")
+    credentials = credentials_from_env(settings.env)
+    label = str(settings.period) if settings.period else None
+    label = label or label_to_resume(settings.out) or f"{generated_at:%Y-%m-%d}"
+    folder = label_folder(settings.out, label)
+    evidence = EvidenceStore(folder)
+    client = PatchingClient(
+        api_url,
+        login_url,
+        credentials,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        evidence=evidence,
+        progress=Progress(),
+    )
+    try:
+        with timings.stage("login"):
+            login = client.login()
+        default_alias = settings.account or login.account_alias
+        targets = targets_for(inventory, default_alias)
+        record = RunRecord(
+            label=label,
+            generated_at=generated_at,
+            tool_version=__version__,
+            user_name=login.user,
+            inventory_name=inventory.path.name,
+            inventory_sha256=inventory.sha256,
+            settings={
+                "period": str(settings.period) if settings.period else None,
+                "title": settings.title,
+                "account": default_alias,
+                "api_url": api_url,
+            },
+        )
+        with output_errors(folder / RUN_RECORD):
+            save_inventory(folder, inventory.path, inventory.sha256)
+            write_run_record(folder, record)
+        with timings.stage("fetch"), output_errors(evidence.path):
+            result = client.fetch(targets, settings.period)
+    finally:
+        evidence.close()
+        client.close()
+        if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
+            discard_run_record(folder)
+    if targets and not result.executions and all_unreachable(result.problems):
+        dead = next(problem for problem in result.problems if problem.cause is not None)
+        raise ApiUnreachableError(f"could not fetch any execution from {api_url}: {dead.reason}")
     with timings.stage("model"):
         model = build_report(
             inventory,
@@ -141,23 +214,92 @@ def run_in(
             period=settings.period,
             title=settings.title,
             accounts=sorted({target.account_alias for target in targets}),
-            data_source=data_source,
-            manifest_sha256=file_sha256(manifest_path),
+            data_source=api_url,
+            manifest_sha256=file_sha256(evidence.manifest_path),
             generated_at=generated_at,
             default_alias=default_alias,
+            label=label,
         )
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
         del result
-    written = render_all(model, settings, manifest_path, timings)
-    print_summary(model, written, stdout)
-    if delivery:
-        with timings.stage("e-mail"):
-            deliver(model, delivery, settings, written)
-        print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
-    if settings.timings:
-        print(timings.table(), file=stdout)
-    return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
+    return model, (folder, record)
+
+
+def archive_model(
+    archive: LabelFolder,
+    inventory: Inventory,
+    *,
+    period: Period | None,
+    title: str,
+    account: str | None,
+    generated_at: datetime,
+    data_source: str,
+) -> ReportModel:
+    """The model of a run rebuilt from its evidence, with the same rules as over the network.
+
+    Rows without an account alias take ``account``, else the archive's one alias.
+    """
+    default_alias = account or manifest_alias(archive.manifest)
+    targets = targets_for(inventory, default_alias)
+    result = read_archive(archive.path, targets, period)
+    label = archive.label if period is None or archive.label == str(period) else None
+    return build_report(
+        inventory,
+        result.executions,
+        result.problems,
+        period=period,
+        title=title,
+        accounts=sorted({target.account_alias for target in targets}),
+        data_source=data_source,
+        manifest_sha256=file_sha256(archive.manifest),
+        generated_at=generated_at,
+        default_alias=default_alias,
+        label=label,
+    )
+
+
+def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
+    """``settings`` with what the archived run used wherever the user chose nothing."""
+    given = settings.given
+    return dataclasses.replace(
+        settings,
+        period=settings.period if "period" in given else record.period,
+        title=settings.title if "title" in given or not record.title else record.title,
+        account=settings.account if "account" in given or not record.account else record.account,
+    )
+
+
+def inventory_path(settings: RunSettings, archive: LabelFolder | None) -> Path:
+    """The inventory to read: the one given, else the copy the archived run saved.
+
+    Raises:
+        UsageError: none given, and the archive has no run.json (an older archive).
+        ArchiveError: the saved copy is missing or changed.
+    """
+    if settings.inventory is not None:
+        return settings.inventory
+    if archive is None or archive.record is None:
+        where = archive.path if archive is not None else settings.from_archive
+        raise UsageError(
+            f"{where} has no {RUN_RECORD} (an archive from an older reporter): give the "
+            "inventory CSV, and --period if the run had one"
+        )
+    return saved_inventory(archive.path, archive.record)
+
+
+def open_history(settings: RunSettings) -> HistoryStore | None:
+    """The history store this run records into, checked now (None with --no-history)."""
+    path = settings.history_file
+    return HistoryStore.open(path) if path is not None else None
+
+
+def history_note(model: ReportModel, store: HistoryStore | None) -> str:
+    """What the reports say when there is no earlier period to compare with."""
+    if store is None:
+        return "History is not kept for this run (--no-history): there is no trend to show."
+    accounts = ", ".join(model.meta.accounts) or "these accounts"
+    return f"No earlier period is recorded for {accounts}: this is the first one in the history."
 
 
 def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:
@@ -258,6 +400,14 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    history = model.history
+    if history.compared:
+        print(
+            f"  vs {history.previous_label}: {history.previous_pct:.1f}% -> "
+            f"{kpis.compliant_pct:.1f}% ({history.points:+.1f} points), {history.fixed} fixed, "
+            f"{history.newly_non_compliant} newly non-compliant",
+            file=stdout,
+        )
     if kpis.problems:
         noun = "problem" if kpis.problems == 1 else "problems"
         print(f"  {kpis.problems:,} {noun}: see the Problems section of the reports", file=stdout)
@@ -273,55 +423,11 @@ def file_sha256(path: Path | None) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def archive_manifest(archive: Path) -> Path:
-    """The manifest of an evidence archive given as the out folder or its evidence/ folder."""
-    for candidate in (archive / "manifest.json", archive / "evidence" / "manifest.json"):
-        if candidate.is_file():
-            return candidate
-    return archive / "evidence" / "manifest.json"
-
-
-def archive_alias(archive: Path) -> str | None:
-    """The account alias an archive was fetched under, when it holds exactly one."""
+def manifest_alias(manifest: Path) -> str | None:
+    """The account alias an archive was fetched under, when its manifest holds exactly one."""
     try:
-        entries = decode_json(archive_manifest(archive).read_bytes())["entries"]
+        entries = decode_json(manifest.read_bytes())["entries"]
         aliases = {entry.get("account_alias") for entry in entries} - {None}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return aliases.pop() if len(aliases) == 1 else None
-
-
-def demo(out: str | None, stdout: TextIO) -> int:
-    """Run the whole pipeline against the built-in simulator serving the bundled sample fleet."""
-    from reporter.simulator import Fleet, SimulatorServer
-
-    out_dir = Path(out or "reports")
-    fleet = Fleet.generate(
-        servers=DEMO_SERVERS, executions_per_server=DEMO_EXECUTIONS_PER_SERVER, seed=DEMO_SEED
-    )
-    inventory = out_dir / "demo-inventory.csv"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fleet.write_inventory(inventory)
-    # A fresh password for the in-process simulator: it guards nothing, but a fixed one would
-    # be registered as a secret and blanked out of every log line that happens to contain it.
-    password = secrets.token_urlsafe(16)
-    with SimulatorServer(fleet, host="127.0.0.1", port=0, user=DEMO_USER, password=password) as sim:
-        print(
-            f"Simulated Patching API at {sim.api_url} ({len(fleet.executions)} executions)",
-            file=stdout,
-        )
-        settings = RunSettings(
-            inventory=inventory,
-            out=out_dir,
-            api_url=sim.api_url,
-            login_url=sim.login_url,
-            title="Patch compliance (demo fleet)",
-            env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": password},
-        )
-        code = run(settings, stdout)
-    if code == ExitCode.PROBLEMS:
-        # The sample inventory lists a few unknown executions on purpose, to show the Problems
-        # section; for the demo that is the expected outcome, not a failure.
-        print("(The demo inventory includes rows the API does not know, on purpose.)", file=stdout)
-        return ExitCode.OK
-    return code
