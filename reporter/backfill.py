@@ -83,13 +83,19 @@ def import_history(
 
     Every archive is checked before any is read: a folder without evidence, or one without
     run.json when ``inventory`` and ``period`` are not given, stops the import (nothing
-    recorded).
+    recorded). The evidence of a run that did not finish is passed over.
 
     Raises:
         ArchiveError, UsageError, HistoryError: one line saying why.
     """
     with HistoryStore.open(path) as store:
-        folders = [folder for archive in archives for folder in archive_folders(archive)]
+        folders = []
+        for folder in (folder for archive in archives for folder in archive_folders(archive)):
+            if folder.record is not None and not folder.record.finished:
+                # A run that was stopped wrote no report: its evidence is not a period.
+                print(f"  skipped {folder.path}: its run did not finish", file=stdout)
+                continue
+            folders.append(folder)
         for folder in folders:
             if folder.record is None and (inventory is None or period is None):
                 raise UsageError(

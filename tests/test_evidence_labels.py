@@ -176,3 +176,10 @@ def test_a_run_that_fetched_nothing_leaves_no_label_behind(
     assert code == 2
     assert "could not fetch any execution" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_without_an_archive_the_inventory_is_needed(tmp_path, capsys):
+    code, _ = run_cli(["run", "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "give the inventory CSV" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ history in a fresh file.
 
 import io
 import itertools
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -236,7 +237,21 @@ def test_history_import_rebuilds_the_same_history(monthly, tmp_path, by_label):
     for name, query in IMPORTED.items():
         assert table(fresh, query) == table(original, query), name
     assert len(table(fresh, IMPORTED["patch_ledger"])) > SERVERS
-    assert (
-        run_cli(["history", "--history", str(fresh)])[1]
-        == (run_cli(["history", "--history", str(original)])[1])
+    listing = run_cli(["history", "--history", str(fresh)])[1]
+    assert listing == run_cli(["history", "--history", str(original)])[1]
+
+
+def test_history_import_passes_over_a_run_that_did_not_finish(monthly, tmp_path):
+    out, months = monthly["out"], monthly["months"]
+    copy = tmp_path / "copy"
+    for month in months[:2]:
+        shutil.copytree(out / "evidence" / month, copy / "evidence" / month)
+    stopped = copy / "evidence" / months[1] / "run.json"
+    stopped.write_text(
+        stopped.read_text(encoding="utf-8").replace('"finished": true', '"finished": false')
     )
+    fresh = tmp_path / "imported.sqlite"
+    code, output = run_cli(["history", "import", str(copy), "--history", str(fresh)])
+    assert code == 0, output
+    assert f"skipped {copy / 'evidence' / months[1]}: its run did not finish" in output
+    assert table(fresh, "SELECT label FROM runs") == [(months[0],)]
