@@ -29,8 +29,8 @@ import pypdf
 import pytest
 
 from reporter.cli import main
-from reporter.fileio import FORMULA_TRIGGERS
 from reporter.render import pdf as pdf_render
+from reporter.render.cells import FORMULA_TRIGGERS
 from reporter.simulator import Fleet, SimulatorServer
 
 SERVER = "VA1OSDWEB01"
