@@ -1,4 +1,9 @@
-"""What every renderer does to one cell's value: join lists, neutralise formulas."""
+"""What every renderer does to one cell's value: join lists, neutralise formulas, cut long text.
+
+The CSV and the Excel workbook keep every value whole (SPEC 5), only neutralised (SPEC 7); the
+HTML and PDF cut a cell's text at :data:`CELL_TEXT_LIMIT` characters with a visible ellipsis,
+so that no payload (a 1 MiB patch title) can make a page slow to lay out or unreadable.
+"""
 
 import numpy as np
 import pandas as pd
@@ -6,6 +11,8 @@ import pandas as pd
 # Cells starting with these are read as formulas by spreadsheet programs (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 LIST_SEPARATOR = ";"  # how a list cell (``kbs``) reads in every format
+CELL_TEXT_LIMIT = 300  # characters of one HTML or PDF cell, the ellipsis included
+ELLIPSIS = "…"
 KB_ARTICLE_URL = "https://support.microsoft.com/help/{}"  # the number without "KB"
 
 
@@ -31,6 +38,19 @@ def join_list(value: object) -> object:
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(item) for item in value)
     return value
+
+
+def cut_text(text: str, limit: int = CELL_TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when something was cut.
+
+    >>> cut_text("abcdef", 4)
+    'abc…'
+    >>> cut_text("abc", 4)
+    'abc'
+    """
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
 
 
 def factorize_column(

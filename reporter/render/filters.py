@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from reporter.derive import KB_NUMBER
-from reporter.render.cells import KB_ARTICLE_URL
+from reporter.render.cells import KB_ARTICLE_URL, cut_text
 
 MISSING = "—"
 
@@ -43,6 +43,15 @@ def text(value: Any, empty: str = MISSING) -> str:
         return empty
     result = str(value)
     return result if result.strip() else empty
+
+
+def cell(value: Any, empty: str = MISSING) -> str:
+    """A table cell's text: as :func:`text`, cut at ``CELL_TEXT_LIMIT`` with an ellipsis.
+
+    >>> cell("x" * 400)[-3:], len(cell("x" * 400))
+    ('xx…', 300)
+    """
+    return cut_text(text(value, empty))
 
 
 def timestamp(value: Any, empty: str = MISSING) -> str:
@@ -155,6 +164,7 @@ def sort_key(value: Any) -> str:
 
 FILTERS = {
     "text": text,
+    "cell": cell,
     "timestamp": timestamp,
     "timestamp_short": timestamp_short,
     "day": day,

@@ -3,7 +3,8 @@
 The PDF is bounded by the fleet, not by the number of patch attempts: failures are summarised
 per patch and per server, and the full patch detail is an appendix only on request
 (``detail="all"``). A long appendix is laid out in chunks, in parallel where the platform
-allows (see :mod:`reporter.render.pdf_appendix`).
+allows (see :mod:`reporter.render.pdf_appendix`). Every cell's text is cut at
+``CELL_TEXT_LIMIT`` characters, so no payload can make a page slow to lay out.
 
 WeasyPrint fetches nothing but the packaged assets (see :mod:`reporter.render.pdf_engine`).
 """
