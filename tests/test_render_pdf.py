@@ -171,9 +171,9 @@ def render_appendix_in_parts(model, path, monkeypatch, workers: int = 2) -> PdfR
 
 @pytest.fixture(scope="module")
 def in_parts(tmp_path_factory):
-    """The 12-server model's PDF with its appendix laid out by two worker processes."""
+    """An 8-server model's PDF with its appendix laid out by two worker processes."""
     folder = tmp_path_factory.mktemp("parts")
-    model = make_model(servers=12)
+    model = make_model(servers=8)
     with pytest.MonkeyPatch.context() as monkeypatch:
         reader = render_appendix_in_parts(model, folder / "parallel.pdf", monkeypatch)
     one_piece = render_pdf(model, folder / "one-piece.pdf", detail="all")
@@ -284,7 +284,7 @@ def test_an_error_in_a_worker_is_not_taken_for_a_broken_pool(tmp_path, monkeypat
 
     monkeypatch.setattr(pdf_appendix, "render_template", broken_template)
     with pytest.raises(RenderError, match="a template error"):
-        render_appendix_in_parts(make_model(servers=12), tmp_path / "x.pdf", monkeypatch)
+        render_appendix_in_parts(make_model(servers=8), tmp_path / "x.pdf", monkeypatch)
 
 
 def test_worker_processes_only_where_fork_is_safe_and_cpus_are_free(monkeypatch):
