@@ -164,7 +164,7 @@ def render_appendix_in_parts(model, path, monkeypatch, workers: int = 2) -> PdfR
     """Render ``model`` with every attempt, its appendix laid out in parts by ``workers``."""
     # Small thresholds drive the parts path with a small model.
     monkeypatch.setattr(pdf_module, "PARALLEL_ROWS", 20)
-    monkeypatch.setattr(pdf_appendix, "CHUNK_ROWS", 25)
+    monkeypatch.setattr(pdf_appendix, "APPENDIX_CHUNK_ROWS", 25)
     monkeypatch.setattr(pdf_appendix, "pool_workers", lambda: workers)
     return PdfReader(render_pdf(model, path, detail="all"))
 

@@ -33,7 +33,7 @@ from reporter.render.view import Column, Table
 log = logging.getLogger("reporter.render")
 
 WORKERS = 2  # worker processes at most
-CHUNK_ROWS = 1500  # big enough to amortise a document's set-up, small enough to balance
+APPENDIX_CHUNK_ROWS = 1500  # enough to amortise a document's set-up, few enough to balance
 
 # One laid-out chunk: its PDF and the URLs its fetcher refused (none, unless something is wrong).
 Chunk = tuple[bytes, list[str]]
@@ -62,8 +62,8 @@ def pool_workers() -> int:
 
 
 def chunked(rows: Sequence[dict[str, Any]], workers: int = WORKERS) -> list[Sequence[dict]]:
-    """Cut ``rows`` into at least ``workers`` nearly equal chunks of at most ~CHUNK_ROWS."""
-    count = max(workers, math.ceil(len(rows) / CHUNK_ROWS))
+    """Cut ``rows`` into at least ``workers`` nearly equal chunks of APPENDIX_CHUNK_ROWS or so."""
+    count = max(workers, math.ceil(len(rows) / APPENDIX_CHUNK_ROWS))
     size = math.ceil(len(rows) / count) or 1
     return [rows[start : start + size] for start in range(0, len(rows), size)]
 
