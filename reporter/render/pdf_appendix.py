@@ -123,12 +123,14 @@ def submit_chunks(
     columns: list[Column],
     parts: list[Sequence[dict]],
 ) -> list[Future]:
-    """Hand every chunk to ``pool``; none (and a warning) if the pool cannot start."""
+    """Hand the chunks to ``pool``: those it took (a warning if the pool would not take all)."""
+    futures: list[Future] = []
     try:
-        return [pool.submit(render_chunk, context, columns, part) for part in parts]
+        for part in parts:
+            futures.append(pool.submit(render_chunk, context, columns, part))
     except POOL_FAILURES as error:
         log.warning("laying out the PDF appendix in one process: %s", error)
-        return []
+    return futures
 
 
 def collect_chunks(futures: list[Future], chunks: list[Chunk | None]) -> None:
