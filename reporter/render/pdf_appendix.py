@@ -142,11 +142,12 @@ def collect_chunks(futures: list[Future], chunks: list[Chunk | None]) -> None:
     failure: BaseException | None = None
     for index, future in enumerate(futures):
         try:
-            chunks[index] = future.result()
+            pdf, refused = future.result()
         except POOL_FAILURES as error:
             failure = failure or error
         else:
-            REFUSED_URLS.extend(chunks[index][1])
+            chunks[index] = pdf, refused
+            REFUSED_URLS.extend(refused)
     if failure is not None:
         missing = sum(chunk is None for chunk in chunks)
         log.warning(

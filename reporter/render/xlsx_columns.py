@@ -64,7 +64,7 @@ def excel_serials(index: pd.DatetimeIndex) -> list:
     # Before 1900-03-01 Excel's serials are off by its 1900 leap-year bug: write such a
     # (never expected) time as text rather than as a wrong date.
     for position in np.flatnonzero(days < 61):
-        cells[position] = index[position].isoformat()
+        cells[position] = index[int(position)].isoformat()
     return cells
 
 

@@ -208,7 +208,7 @@ def cell_xml(letter: str, value: object, style: str, index: Callable[[str], int]
         return f'{ref} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, float):
         return f"{ref}><v>{value:.16G}</v></c>"
-    return f'{ref} t="s"><v>{int(index(value))}</v></c>'
+    return f'{ref} t="s"><v>{int(index(str(value)))}</v></c>'
 
 
 FAST_SHEET_DATA = fast_path_supported()
