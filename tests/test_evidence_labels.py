@@ -47,19 +47,25 @@ def bodies(folder: Path) -> set[str]:
 
 @pytest.fixture
 def two_months(tmp_path, fleet, sim_factory, credentials):
-    """Both months of the fleet run into one folder, CSV and PDF."""
-    sim = sim_factory(fleet)
-    inventory = servers_only(fleet, tmp_path / "servers.csv")
-    out = tmp_path / "out"
-    for month in months(fleet):
-        argv = ["run", str(inventory), "--out", str(out), "--period", month, "--format", "csv,pdf"]
-        code, output = run_cli([*argv, "--title", f"Title {month}", *urls(sim)])
-        assert code in (0, 3), output
-    return sim, inventory, out
+    """Run both months of the fleet into one folder (CSV, and ``formats`` for the second)."""
+
+    def run_both(formats: str = "csv"):
+        sim = sim_factory(fleet)
+        inventory = servers_only(fleet, tmp_path / "servers.csv")
+        out = tmp_path / "out"
+        for month in months(fleet):
+            argv = ["run", str(inventory), "--out", str(out), "--period", month]
+            chosen = formats if month == months(fleet)[-1] else "csv"
+            argv += ["--format", chosen, "--title", f"Title {month}", *urls(sim)]
+            code, output = run_cli(argv)
+            assert code in (0, 3), output
+        return sim, inventory, out
+
+    return run_both
 
 
 def test_each_period_keeps_and_attaches_only_its_own_evidence(two_months, fleet):
-    _, inventory, out = two_months
+    _, inventory, out = two_months("csv,pdf")
     first, second = (out / "evidence" / month for month in months(fleet))
     assert bodies(first) and bodies(second)
     for folder, month in ((first, months(fleet)[0]), (second, months(fleet)[1])):
@@ -69,8 +75,8 @@ def test_each_period_keeps_and_attaches_only_its_own_evidence(two_months, fleet)
         assert executions == {
             e.execution_id for e in fleet.executions if f"{e.start:%Y-%m}" == month
         }
-        reader = PdfReader(out / f"patch-compliance-{month}.pdf")
-        assert reader.attachments["manifest.json"] == [(folder / "manifest.json").read_bytes()]
+    reader = PdfReader(out / f"patch-compliance-{months(fleet)[1]}.pdf")
+    assert reader.attachments["manifest.json"] == [(second / "manifest.json").read_bytes()]
     record = json.loads((second / "run.json").read_bytes())
     assert record["label"] == months(fleet)[1] and record["finished"] is True
     assert record["user_name"] == "demo"
@@ -88,7 +94,7 @@ def test_each_period_keeps_and_attaches_only_its_own_evidence(two_months, fleet)
 def test_from_archive_takes_the_newest_label_or_the_period_without_the_command_line(
     two_months, fleet, tmp_path
 ):
-    sim, inventory, out = two_months
+    sim, inventory, out = two_months()
     sim.stop()
     first, second = months(fleet)
     inventory.unlink()  # the archive's copy is used
@@ -108,7 +114,7 @@ def test_from_archive_takes_the_newest_label_or_the_period_without_the_command_l
 
 
 def test_an_archive_in_the_older_flat_layout_still_reads(two_months, fleet, tmp_path, capsys):
-    _, inventory, out = two_months
+    _, inventory, out = two_months()
     month = months(fleet)[0]
     flat = tmp_path / "flat"
     shutil.copytree(out / "evidence" / month, flat / "evidence")
@@ -125,7 +131,7 @@ def test_an_archive_in_the_older_flat_layout_still_reads(two_months, fleet, tmp_
 
 
 def test_a_changed_saved_inventory_is_refused(two_months, fleet, tmp_path, capsys):
-    _, _, out = two_months
+    _, _, out = two_months()
     saved = out / "evidence" / months(fleet)[1] / "_input" / "servers.csv"
     saved.write_text(saved.read_text(encoding="utf-8") + "VA1OSDNEW01,,OSD,ops\n", "utf-8")
     argv = ["run", "--from-archive", str(out), "--out", str(tmp_path / "again")]
