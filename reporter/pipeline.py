@@ -134,14 +134,17 @@ def run_in(
             with output_errors(folder / RUN_RECORD):
                 write_run_record(folder, dataclasses.replace(record, finished=True))
         print_summary(model, written, stdout)
-        if delivery:
-            with timings.stage("e-mail"):
-                deliver(model, delivery, settings, written)
-            print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
-        if store is not None:
-            with timings.stage("history"):
-                store.record([period_record(model, clock())])
-            print(f"Recorded {model.meta.label} in {store.path}", file=stdout)
+        try:
+            if delivery:
+                with timings.stage("e-mail"):
+                    deliver(model, delivery, settings, written)
+                print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
+        finally:
+            # The reports exist whatever became of the e-mail: their period is recorded.
+            if store is not None:
+                with timings.stage("history"):
+                    store.record([period_record(model, clock())])
+                print(f"Recorded {model.meta.label} in {store.path}", file=stdout)
     finally:
         if store is not None:
             store.close()

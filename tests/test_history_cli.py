@@ -2,6 +2,7 @@
 the config's `history`; `reporter history` and `history import` errors."""
 
 import io
+import socket
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,3 +219,26 @@ def test_history_import_needs_evidence_and_for_older_archives_the_inventory(
     assert code == 0, output
     code, listing = run_cli(["history", "--history", str(history)])
     assert listing.startswith(f"{month} ") and len(listing.splitlines()) == 1
+
+
+def test_a_failed_e_mail_still_records_the_period(
+    tmp_path, fleet, sim_factory, credentials, monkeypatch, capsys
+):
+    sim = sim_factory(fleet)
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("REPORTER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("REPORTER_SMTP_PORT", str(port))
+    monkeypatch.setenv("REPORTER_SMTP_SECURITY", "none")
+    monkeypatch.setenv("REPORTER_SMTP_FROM", "reports@example.com")
+    inventory = inventory_of(fleet, tmp_path / "inventory.csv")
+    out = tmp_path / "out"
+    argv = ["run", str(inventory), "--out", str(out), "--format", "pdf", *urls(sim)]
+    code, output = run_cli([*argv, "--email-to", "audit@example.com"])
+    assert code == 2
+    assert "cannot connect to the SMTP server" in capsys.readouterr().err
+    assert len(list(out.glob("patch-compliance-*.pdf"))) == 1
+    assert "Recorded" in output
+    with sqlite3.connect(out / "history.sqlite") as connection:
+        assert connection.execute("SELECT count(*) FROM runs").fetchone() == (1,)
