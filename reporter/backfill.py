@@ -45,7 +45,7 @@ def history_command(
 
 def list_history(path: Path, stdout: TextIO) -> int:
     """Print each recorded period on one line, by accounts and then label."""
-    with HistoryStore.open(path, create=False) as store:
+    with HistoryStore.open(path, read_only=True) as store:
         periods = store.periods()
     if not periods:
         print(f"No period is recorded in {path}.", file=stdout)

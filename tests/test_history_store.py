@@ -253,3 +253,20 @@ def test_with_history_compares_a_model_with_the_recorded_periods(tmp_path):
         ["VA1OSDWEB14", "gone from the inventory", "Compliant", None],
     ]
     assert (history.fixed, history.newly_non_compliant, history.gone_servers) == (1, 1, 2)
+
+
+def test_a_listing_only_reads(tmp_path):
+    path = tmp_path / "history.sqlite"
+    with pytest.raises(HistoryError, match="no history database at"):
+        HistoryStore.open(path, read_only=True)
+    assert not path.exists()
+    with HistoryStore.open(path) as store:
+        store.record([period("2026-10", {"A": "Compliant"})])
+    with HistoryStore.open(path, read_only=True) as store:
+        assert [p.label for p in store.periods()] == ["2026-10"]
+        with pytest.raises(HistoryError, match="read only"):
+            store.record([period("2026-11", {"A": "Compliant"})])
+        # Another process may write meanwhile: a reader holds no lock that stops it.
+        with HistoryStore.open(path, busy_timeout=0.1) as writer:
+            writer.record([period("2026-11", {"A": "Compliant"})])
+    assert rows(path, "SELECT label FROM runs ORDER BY label") == [("2026-10",), ("2026-11",)]

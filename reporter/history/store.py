@@ -81,15 +81,25 @@ class HistoryStore:
     """A history database file. Use :meth:`open`; close it with :meth:`close`."""
 
     def __init__(
-        self, path: Path, connection: sqlite3.Connection | None, busy_timeout: float
+        self,
+        path: Path,
+        connection: sqlite3.Connection | None,
+        busy_timeout: float,
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self._connection = connection
         self._busy_timeout = busy_timeout
+        self._read_only = read_only
 
     @classmethod
     def open(
-        cls, path: Path, *, create: bool = True, busy_timeout: float | None = None
+        cls,
+        path: Path,
+        *,
+        create: bool = True,
+        busy_timeout: float | None = None,
+        read_only: bool = False,
     ) -> "HistoryStore":
         """Open ``path`` and check that this run can record into it.
 
@@ -97,6 +107,7 @@ class HistoryStore:
             path: the database file.
             create: allow a file that does not exist yet (created when first recorded into).
             busy_timeout: seconds to wait for another writer (default :data:`BUSY_TIMEOUT`).
+            read_only: only read it (``reporter history``): no write lock, no migration.
 
         Raises:
             HistoryError: the file cannot be used, in one line saying why.
@@ -106,10 +117,10 @@ class HistoryStore:
         if path.exists():
             if not path.is_file():
                 raise HistoryError(f"history database {path} is not a file")
-            store = cls(path, None, timeout)
+            store = cls(path, None, timeout, read_only)
             store._connection = store._connect()
             return store
-        if not create:
+        if not create or read_only:
             raise HistoryError(f"no history database at {path}")
         folder = path.parent
         if not folder.is_dir():
@@ -122,11 +133,21 @@ class HistoryStore:
         """Connect, check the file is ours and not newer, and migrate it (one transaction)."""
         with self._errors("open"):
             connection = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None
+                f"{self.path.resolve().as_uri()}?mode=ro" if self._read_only else self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                uri=self._read_only,
             )
         try:
             with self._errors("open"):
-                self._prepare(connection)
+                if self._read_only:
+                    if self._check(connection) < LATEST:
+                        raise HistoryError(
+                            f"history database {self.path} has an older schema: a run or "
+                            "'reporter history import' into it brings it up to date"
+                        )
+                else:
+                    self._prepare(connection)
         except BaseException:
             connection.close()
             raise
@@ -226,6 +247,8 @@ class HistoryStore:
         Raises:
             HistoryError: nothing was recorded.
         """
+        if self._read_only:
+            raise HistoryError(f"history database {self.path} was opened to be read only")
         if self._connection is None:
             self._connection = self._connect()
         connection = self._connection
