@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,15 @@ def test_from_archive_takes_the_newest_label_or_the_period_without_the_command_l
         assert f"Title {label} {label}:" in output  # the title and period of run.json
         written = again / f"patch-compliance-{label}.csv"
         assert written.read_bytes() == (out / f"patch-compliance-{label}.csv").read_bytes()
+    # A re-render records its period too: that is how a user backfills a history.
+    again = tmp_path / "recorded"
+    code, output = run_cli(
+        ["run", "--from-archive", str(out), "--out", str(again), "--format", "csv"]
+    )
+    assert code in (0, 3) and f"Recorded {second} in" in output
+    with sqlite3.connect(again / "history.sqlite") as connection:
+        recorded = connection.execute("SELECT label, title, data_source FROM runs").fetchall()
+    assert recorded == [(second, f"Title {second}", f"evidence archive {out}")]
 
 
 def test_an_archive_in_the_older_flat_layout_still_reads(two_months, fleet, tmp_path, capsys):
