@@ -15,10 +15,10 @@ from reporter.config import history_file_for_listing
 from reporter.errors import ArchiveError, ExitCode, UsageError
 from reporter.history import HistoryStore, PeriodRecord, RecordedPeriod, period_record
 from reporter.inventory import load_inventory
-from reporter.pipeline import archive_model
 from reporter.records import Period
 from reporter.runrecord import RUN_RECORD, LabelFolder, label_folders, saved_inventory
 from reporter.schema import COMPLIANCE_STATUSES
+from reporter.sources import archive_model
 
 DEFAULT_TITLE = "Patch compliance"
 

@@ -1,16 +1,15 @@
-"""The stages of a run in order: inventory, login, fetch, report model, renderers, delivery."""
+"""The stages of a run in order: inventory, history check, login and fetch (or an archive),
+report model, history figures, renderers, delivery, history record."""
 
 import dataclasses
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reporter import __version__
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -19,38 +18,16 @@ from reporter.deliver import (
     send_report,
     smtp_settings_from_env,
 )
-from reporter.errors import ApiUnreachableError, ExitCode, UsageError
-from reporter.fetch import (
-    MANIFEST,
-    EvidenceStore,
-    PatchingClient,
-    Progress,
-    check_url,
-    credentials_from_env,
-    decode_json,
-    read_archive,
-)
+from reporter.errors import ExitCode, UsageError
+from reporter.fetch import MANIFEST
 from reporter.fileio import output_errors
 from reporter.history import HistoryStore, period_record, with_history
-from reporter.inventory import Inventory, load_inventory
+from reporter.inventory import load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
-from reporter.problems import Problem
-from reporter.records import Period, Target
-from reporter.report import build_report
-from reporter.runrecord import (
-    RUN_RECORD,
-    LabelFolder,
-    RunRecord,
-    choose_label_folder,
-    discard_run_record,
-    label_folder,
-    label_to_resume,
-    save_inventory,
-    saved_inventory,
-    write_run_record,
-)
+from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
+from reporter.sources import archive_model, fetch_model, inventory_path, with_recorded_settings
 
 log = logging.getLogger("reporter")
 
@@ -123,7 +100,7 @@ def run_in(
                 )
             manifest_path = archive.manifest
         else:
-            model, run_record = fetch_model(settings, inventory, generated_at, timings)
+            model, run_record = fetch_model(settings, inventory, generated_at, timings.stage)
             manifest_path = run_record[0] / MANIFEST
         with timings.stage("history"):
             earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
@@ -153,144 +130,6 @@ def run_in(
     return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
 
 
-def fetch_model(
-    settings: RunSettings, inventory: Inventory, generated_at: datetime, timings: Timings
-) -> tuple[ReportModel, tuple[Path, RunRecord]]:
-    """Log in, fetch into the label's evidence folder, and build the model.
-
-    Returns the model, and the label folder with the run.json written there (unfinished).
-    """
-    api_url = check_url(settings.api_url, "API URL")
-    login_url = check_url(settings.login_url, "login URL")
-    credentials = credentials_from_env(settings.env)
-    label = str(settings.period) if settings.period else None
-    label = label or label_to_resume(settings.out) or f"{generated_at:%Y-%m-%d}"
-    folder = label_folder(settings.out, label)
-    evidence = EvidenceStore(folder)
-    client = PatchingClient(
-        api_url,
-        login_url,
-        credentials,
-        concurrency=settings.concurrency,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        evidence=evidence,
-        progress=Progress(),
-    )
-    try:
-        with timings.stage("login"):
-            login = client.login()
-        default_alias = settings.account or login.account_alias
-        targets = targets_for(inventory, default_alias)
-        record = RunRecord(
-            label=label,
-            generated_at=generated_at,
-            tool_version=__version__,
-            user_name=login.user,
-            inventory_name=inventory.path.name,
-            inventory_sha256=inventory.sha256,
-            settings={
-                "period": str(settings.period) if settings.period else None,
-                "title": settings.title,
-                "account": default_alias,
-                "api_url": api_url,
-            },
-        )
-        with output_errors(folder / RUN_RECORD):
-            save_inventory(folder, inventory.path, inventory.sha256)
-            write_run_record(folder, record)
-        with timings.stage("fetch"), output_errors(evidence.path):
-            result = client.fetch(targets, settings.period)
-    finally:
-        evidence.close()
-        client.close()
-        if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
-            discard_run_record(folder)
-    if targets and not result.executions and all_unreachable(result.problems):
-        dead = next(problem for problem in result.problems if problem.cause is not None)
-        raise ApiUnreachableError(f"could not fetch any execution from {api_url}: {dead.reason}")
-    with timings.stage("model"):
-        model = build_report(
-            inventory,
-            result.executions,
-            result.problems,
-            period=settings.period,
-            title=settings.title,
-            accounts=sorted({target.account_alias for target in targets}),
-            data_source=api_url,
-            manifest_sha256=file_sha256(evidence.manifest_path),
-            generated_at=generated_at,
-            default_alias=default_alias,
-            label=label,
-        )
-        # The decoded payloads hold more memory than the model built from them: let them go
-        # before the renderers (the PDF above all) need memory.
-        del result
-    return model, (folder, record)
-
-
-def archive_model(
-    archive: LabelFolder,
-    inventory: Inventory,
-    *,
-    period: Period | None,
-    title: str,
-    account: str | None,
-    generated_at: datetime,
-    data_source: str,
-) -> ReportModel:
-    """The model of a run rebuilt from its evidence, with the same rules as over the network.
-
-    Rows without an account alias take ``account``, else the archive's one alias.
-    """
-    default_alias = account or manifest_alias(archive.manifest)
-    targets = targets_for(inventory, default_alias)
-    result = read_archive(archive.path, targets, period)
-    label = archive.label if period is None or archive.label == str(period) else None
-    return build_report(
-        inventory,
-        result.executions,
-        result.problems,
-        period=period,
-        title=title,
-        accounts=sorted({target.account_alias for target in targets}),
-        data_source=data_source,
-        manifest_sha256=file_sha256(archive.manifest),
-        generated_at=generated_at,
-        default_alias=default_alias,
-        label=label,
-    )
-
-
-def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
-    """``settings`` with what the archived run used wherever the user chose nothing."""
-    given = settings.given
-    return dataclasses.replace(
-        settings,
-        period=settings.period if "period" in given else record.period,
-        title=settings.title if "title" in given or not record.title else record.title,
-        account=settings.account if "account" in given or not record.account else record.account,
-    )
-
-
-def inventory_path(settings: RunSettings, archive: LabelFolder | None) -> Path:
-    """The inventory to read: the one given, else the copy the archived run saved.
-
-    Raises:
-        UsageError: none given, and the archive has no run.json (an older archive).
-        ArchiveError: the saved copy is missing or changed.
-    """
-    if settings.inventory is not None:
-        return settings.inventory
-    if archive is None or archive.record is None:
-        where = archive.path if archive is not None else settings.from_archive
-        raise UsageError(
-            f"{where} has no {RUN_RECORD} (an archive from an older reporter): give the "
-            "inventory CSV, and --period if the run had one"
-        )
-    return saved_inventory(archive.path, archive.record)
-
-
 def open_history(settings: RunSettings) -> HistoryStore | None:
     """The history store this run records into, checked now (None with --no-history)."""
     path = settings.history_file
@@ -303,29 +142,6 @@ def history_note(model: ReportModel, store: HistoryStore | None) -> str:
         return "History is not kept for this run (--no-history): there is no trend to show."
     accounts = ", ".join(model.meta.accounts) or "these accounts"
     return f"No earlier period is recorded for {accounts}: this is the first one in the history."
-
-
-def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:
-    """One fetch target per valid inventory row, with the account alias resolved."""
-    targets = []
-    for row in inventory.rows:
-        alias = row.account_alias or default_alias
-        if not alias:
-            raise UsageError(
-                f"{inventory.path.name} line {row.line}: no account alias; add an "
-                "account_alias column or pass --account"
-            )
-        targets.append(Target(alias.upper(), row.server_id, row.execution_id, row.line))
-    return targets
-
-
-def all_unreachable(problems: Sequence[Problem]) -> bool:
-    """Whether every fetch failed the way a dead API fails: no answer at all.
-
-    Decided by each problem's cause, never by its wording.
-    """
-    causes = [problem.cause for problem in problems if problem.cause is not None]
-    return bool(causes) and all(cause.no_answer for cause in causes)
 
 
 def render_all(
@@ -417,20 +233,3 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
     print("Wrote:", file=stdout)
     for path in written.values():
         print(f"  {path}", file=stdout)
-
-
-def file_sha256(path: Path | None) -> str | None:
-    """SHA-256 of a file's bytes, or None when there is no such file."""
-    if path is None or not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def manifest_alias(manifest: Path) -> str | None:
-    """The account alias an archive was fetched under, when its manifest holds exactly one."""
-    try:
-        entries = decode_json(manifest.read_bytes())["entries"]
-        aliases = {entry.get("account_alias") for entry in entries} - {None}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return aliases.pop() if len(aliases) == 1 else None

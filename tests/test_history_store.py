@@ -8,9 +8,9 @@ import pytest
 from factories import make_model
 
 from reporter.errors import HistoryError
-from reporter.history import HistoryStore, PeriodRecord, period_record, with_history
-from reporter.history import store as store_module
+from reporter.history import HistoryStore, PeriodRecord, database, period_record, with_history
 from reporter.history.migrations import APPLICATION_ID, LATEST
+from reporter.model import validate_model
 
 RECORDED = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 
@@ -198,8 +198,8 @@ def test_an_older_file_is_migrated_forward_and_keeps_its_periods(tmp_path, monke
     with HistoryStore.open(path) as store:
         store.record([period("2026-10", {"A": "Compliant"})])
     step = ("ALTER TABLE runs ADD COLUMN reviewed_by TEXT",)
-    monkeypatch.setattr(store_module, "MIGRATIONS", {**store_module.MIGRATIONS, LATEST + 1: step})
-    monkeypatch.setattr(store_module, "LATEST", LATEST + 1)
+    monkeypatch.setattr(database, "MIGRATIONS", {**database.MIGRATIONS, LATEST + 1: step})
+    monkeypatch.setattr(database, "LATEST", LATEST + 1)
     with HistoryStore.open(path) as store:
         assert [p.label for p in store.periods()] == ["2026-10"]
     assert rows(path, "SELECT version FROM schema_version") == [(LATEST + 1,)]
@@ -253,6 +253,7 @@ def test_with_history_compares_a_model_with_the_recorded_periods(tmp_path):
         ["VA1OSDWEB14", "gone from the inventory", "Compliant", None],
     ]
     assert (history.fixed, history.newly_non_compliant, history.gone_servers) == (1, 1, 2)
+    validate_model(second)
 
 
 def test_a_listing_only_reads(tmp_path):

@@ -1,8 +1,8 @@
 """The history store: a SQLite file of every recorded period (SPEC 5a).
 
 Opened and checked before a run fetches anything (not SQLite, not reporter's, written by a
-newer reporter, locked, not writable: :class:`~reporter.errors.HistoryError`, one line),
-brought to the current schema by forward migrations (:mod:`reporter.history.migrations`),
+newer reporter, locked, not writable: :class:`~reporter.errors.HistoryError`, one line;
+see :mod:`reporter.history.database`), brought to the current schema by forward migrations,
 and written in one transaction after the reports are written. The file is in WAL mode so that
 readers (a BI tool, ``reporter history``) never block a run, and every connection waits for
 a busy file instead of failing at once.
@@ -15,13 +15,14 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from reporter.errors import HistoryError
-from reporter.history.migrations import APPLICATION_ID, LATEST, MIGRATIONS
+from reporter.history.database import connect, sqlite_errors
 from reporter.history.rows import PeriodRecord, accounts_key
 
 BUSY_TIMEOUT = 10.0  # seconds a run waits for another writer before giving up
@@ -130,98 +131,10 @@ class HistoryStore:
         return cls(path, None, timeout)
 
     def _connect(self) -> sqlite3.Connection:
-        """Connect, check the file is ours and not newer, and migrate it (one transaction)."""
-        with self._errors("open"):
-            connection = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro" if self._read_only else self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                uri=self._read_only,
-            )
-        try:
-            with self._errors("open"):
-                if self._read_only:
-                    if self._check(connection) < LATEST:
-                        raise HistoryError(
-                            f"history database {self.path} has an older schema: a run or "
-                            "'reporter history import' into it brings it up to date"
-                        )
-                else:
-                    self._prepare(connection)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+        return connect(self.path, self._busy_timeout, self._read_only)
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        connection.execute("PRAGMA foreign_keys = ON")
-        self._check(connection)
-        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
-        connection.execute("BEGIN IMMEDIATE")  # fails here if another process is writing
-        try:
-            # Read again under the lock: another run may have migrated the file meanwhile.
-            version = self._check(connection)
-            for step in range(version + 1, LATEST + 1):
-                for statement in MIGRATIONS[step]:
-                    connection.execute(statement)
-                connection.execute("UPDATE schema_version SET version = ?", (step,))
-            if version < LATEST:
-                connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            connection.execute("COMMIT")
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-
-    def _check(self, connection: sqlite3.Connection) -> int:
-        """The file's schema version; HistoryError if the file is not ours or newer."""
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        tables = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        if application_id != APPLICATION_ID and (application_id or tables):
-            raise HistoryError(
-                f"{self.path} is a SQLite database that reporter did not write; give "
-                "--history another file"
-            )
-        if not tables:
-            return 0
-        row = (
-            connection.execute("SELECT max(version) FROM schema_version").fetchone()
-            if "schema_version" in tables
-            else None
-        )
-        if row is None or not isinstance(row[0], int):
-            raise HistoryError(f"history database {self.path} is damaged: it has no schema version")
-        if row[0] > LATEST:
-            raise HistoryError(
-                f"history database {self.path} was written by a newer reporter (schema version "
-                f"{row[0]}; this one knows up to {LATEST}): upgrade reporter"
-            )
-        return row[0]
-
-    @contextlib.contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Turn SQLite's errors into one clear line."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            name = getattr(error, "sqlite_errorname", "")
-            text = str(error)
-            if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in text:
-                message = (
-                    f"history database {self.path} is locked by another process (waited "
-                    f"{self._busy_timeout:g} s); try again when it is done"
-                )
-            elif name == "SQLITE_NOTADB" or "not a database" in text:
-                message = f"{self.path} is not a SQLite database; give --history another file"
-            elif name.startswith("SQLITE_READONLY") or "readonly" in text:
-                message = f"history database {self.path} cannot be written: {text}"
-            else:
-                message = f"history database {self.path}: cannot {doing}: {text}"
-            raise HistoryError(message) from error
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return sqlite_errors(self.path, self._busy_timeout, doing)
 
     def close(self) -> None:
         """Close the file (nothing is written by closing)."""
