@@ -1,4 +1,5 @@
-"""Problems: inventory rows and executions that did not make it into the figures, and why."""
+"""Problems: inventory, baseline and exception rows and executions that did not make it into the
+figures, and why."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,7 +13,8 @@ FETCH_FAILED = "fetch failed"
 NOT_JSON = "not JSON"
 BAD_PAYLOAD = "bad payload"
 NO_EXECUTIONS = "no executions"
-OUTSIDE_PERIOD = "outside the period"
+INVALID_BASELINE_ROW = "invalid baseline row"
+INVALID_EXCEPTION_ROW = "invalid exception row"
 
 
 class FailureKind(StrEnum):

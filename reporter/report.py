@@ -8,6 +8,7 @@ problem list once.
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
 from reporter.model import ReportMeta, ReportModel
 from reporter.notes import Notes
+from reporter.outcomes import failing_attempts
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, Period
@@ -59,22 +61,22 @@ def build_report(
     generated_at: datetime,
     default_alias: str | None,
     label: str | None = None,
+    reboot_pending_compliant: bool = True,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
-    Every inventory server appears once in ``servers``; every inventory row, fetch problem,
-    unreadable payload and execution outside ``period`` is either in the figures or in
-    ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
-    ``label`` names the report (default: the period, else the date of ``generated_at``).
-    Never raises on what the API sent.
+    Every inventory server appears once in ``servers``; every inventory row, fetch problem
+    and unreadable payload is either in the figures or in ``problems``, and every execution
+    that started outside ``period`` in ``outside_period``. Inventory rows without an alias
+    were fetched under ``default_alias``. ``label`` names the report (default: the period,
+    else the date of ``generated_at``); ``reboot_pending_compliant`` is the config's
+    ``reboot_pending`` policy. Never raises on what the API sent.
     """
     with collector_paused():
         batch, read_notes = read_payloads(distinct_executions(fetched))
         servers = server_table(inventory, default_alias, batch.fetched)
         every_execution, execution_notes = execution_frame(batch, servers)
-        kept, period_problems = place_in_period(
-            every_execution, batch.fetched, period, now=generated_at
-        )
+        kept, outside = place_in_period(every_execution, batch.fetched, period, now=generated_at)
         patches, patch_notes = patch_frame(batch, every_execution, kept)
         notes = Notes.merged(read_notes, execution_notes, patch_notes)
         executions = every_execution.iloc[kept].reset_index(drop=True)
@@ -91,15 +93,19 @@ def build_report(
             *fetch_problems,
             *notes.problems,
             *payload_warnings(notes, batch.fetched, kept),
-            *period_problems,
         ]
         latest = latest_attempts(patches, recency)
-        servers_frame = server_frame(servers, executions, patches, latest, recency, problems)
+        failing = failing_attempts(patches, latest, executions, recency)
+        servers_frame = server_frame(
+            servers, executions, patches, latest, failing, recency, problems
+        )
 
         # Executions and attempts read best per server, oldest first, in API order.
-        executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
+        executions, patches, latest, failing = _in_recency_order(
+            executions, patches, latest, failing, recency
+        )
         patches = with_attributes(patches, servers)
-        failed = failed_attempts(patches, latest)
+        failed = failed_attempts(patches, failing)
         problem_rows = problem_frame(problems)
         start = executions["start"].dropna()
         meta = ReportMeta(
@@ -118,22 +124,44 @@ def build_report(
         )
         return ReportModel(
             meta=meta,
-            kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
+            kpis=kpis(
+                servers_frame,
+                executions,
+                patches,
+                len(problem_rows),
+                reboot_pending_compliant=reboot_pending_compliant,
+                outside_period=len(outside),
+            ),
             servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
             executions=public(
                 with_attributes(executions, servers), EXECUTION_SCHEMA.names, servers
             ),
             patches=public(patches, PATCH_SCHEMA.names, servers),
             failed=public(failed, FAILED_SCHEMA.names, servers),
-            kb_rollup=kb_rollup(patches, latest),
+            kb_rollup=kb_rollup(patches, latest, failing),
             problems=problem_rows,
             attribute_columns=list(servers.attributes),
             results_by_classification=results_by_classification(patches),
-            failures_by_kb=failures_by_kb(patches, latest),
-            failures_by_server=failures_by_server(patches, latest),
+            failures_by_kb=failures_by_kb(patches, failing),
+            failures_by_server=failures_by_server(patches, failing),
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
+            outside_period=outside,
         )
+
+
+def patch_rows(fetched: Sequence[FetchedExecution]) -> pd.DataFrame:
+    """The patch attempts of executions that are not in the figures (outside the period, or
+    found looking back), as the patches frame's columns: evidence of what was installed.
+
+    What is wrong with their payloads is not reported: they are not in the report.
+    """
+    batch, _ = read_payloads(distinct_executions(fetched))
+    nobody = Inventory(Path(), "", [], [], [], 0)
+    servers = server_table(nobody, None, batch.fetched)
+    executions, _ = execution_frame(batch, servers)
+    patches, _ = patch_frame(batch, executions, np.arange(len(executions)))
+    return patches
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:
@@ -180,16 +208,21 @@ def payload_warnings(
 
 
 def _in_recency_order(
-    executions: pd.DataFrame, patches: pd.DataFrame, latest: np.ndarray, recency: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Executions by (server, start); patches by their execution, then position in it."""
+    executions: pd.DataFrame,
+    patches: pd.DataFrame,
+    latest: np.ndarray,
+    failing: np.ndarray,
+    recency: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Executions by (server, start); patches by their execution, then position in it (with
+    their ``latest`` and ``failing`` marks)."""
     executions = executions.iloc[np.argsort(recency)]
     if patches.empty:
-        return executions, patches, latest
+        return executions, patches, latest, failing
     runs = recency[patches["_exec"].to_numpy()]
     seqs = patches["patch_seq"].to_numpy(dtype=np.int64)
     in_order = (runs[1:] > runs[:-1]) | ((runs[1:] == runs[:-1]) & (seqs[1:] >= seqs[:-1]))
     if not in_order.all():
         order = np.lexsort((seqs, runs))
-        patches, latest = patches.iloc[order], latest[order]
-    return executions, patches, latest
+        patches, latest, failing = patches.iloc[order], latest[order], failing[order]
+    return executions, patches, latest, failing

@@ -72,7 +72,7 @@ def test_run_with_problem_rows_exits_3(tmp_path, fleet, sim_factory, credentials
         ]
     )
     assert code == 3, output
-    assert "problems" in output
+    assert "see the Problems section" in output
 
 
 def test_period_labels_the_files(tmp_path, fleet, sim_factory, credentials):
