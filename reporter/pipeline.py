@@ -28,6 +28,7 @@ from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
 from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
 from reporter.sources import archive_model, fetch_model, inventory_path, with_recorded_settings
+from reporter.standard import load_standard
 
 log = logging.getLogger("reporter")
 
@@ -80,13 +81,22 @@ def run_in(
     if settings.from_archive:
         archive = choose_label_folder(settings.from_archive, settings.period)
         if archive.record is not None:
-            settings = with_recorded_settings(settings, archive.record)
+            settings = with_recorded_settings(settings, archive)
     with timings.stage("inventory"):
         inventory = load_inventory(inventory_path(settings, archive))
+        # The standard's files are checked before anything is fetched, like the inventory.
+        standard = load_standard(
+            settings.baseline,
+            settings.exceptions,
+            inventory.attribute_columns,
+            sla_days=settings.sla_days,
+            lookback_months=settings.baseline_lookback_months,
+        )
     store = open_history(settings)  # checked before anything is fetched, like the inputs
     try:
         generated_at = clock()
         run_record: tuple[Path, RunRecord] | None = None
+        ledger = store.ledger if store is not None else None
         if archive is not None:
             with timings.stage("archive"):
                 model = archive_model(
@@ -97,10 +107,15 @@ def run_in(
                     account=settings.account,
                     generated_at=generated_at,
                     data_source=f"evidence archive {settings.from_archive}",
+                    settings=settings,
+                    standard=standard,
+                    ledger=ledger,
                 )
             manifest_path = archive.manifest
         else:
-            model, run_record = fetch_model(settings, inventory, generated_at, timings.stage)
+            model, run_record = fetch_model(
+                settings, inventory, generated_at, timings.stage, standard, ledger
+            )
             manifest_path = run_record[0] / MANIFEST
         with timings.stage("history"):
             earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
@@ -209,16 +224,29 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.compliant}/{kpis.servers} servers)",
         file=stdout,
     )
-    print(
-        f"  compliant {kpis.compliant}, non-compliant {kpis.non_compliant}, "
-        f"in progress {kpis.in_progress}, no data {kpis.no_data}",
-        file=stdout,
-    )
+    counts = ", ".join(f"{status.lower()} {n}" for status, n in kpis.status_counts().items())
+    print(f"  {counts}", file=stdout)
+    if model.standard.has_baseline:
+        print(
+            f"  required patches: {kpis.overdue:,} overdue on {kpis.overdue_servers:,} "
+            f"servers, {kpis.due:,} due",
+            file=stdout,
+        )
     print(
         f"  {kpis.executions:,} executions, {kpis.patches_attempted:,} patch attempts "
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    if kpis.unknown_outcome:
+        print(
+            f"  {kpis.unknown_outcome:,} patches of unknown outcome: the API gave only their count",
+            file=stdout,
+        )
+    if kpis.outside_period:
+        print(
+            f"  {kpis.outside_period:,} listed executions started outside the period: listed apart",
+            file=stdout,
+        )
     history = model.history
     if history.compared:
         print(

@@ -11,18 +11,20 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from reporter import __version__
 from reporter.config import RunSettings
 from reporter.errors import ApiUnreachableError, UsageError
 from reporter.fetch import (
+    ArchiveSource,
     EvidenceStore,
     PatchingClient,
     Progress,
     check_url,
     credentials_from_env,
     decode_json,
-    read_archive,
+    fetch_executions,
 )
 from reporter.fileio import output_errors
 from reporter.inventory import Inventory
@@ -32,15 +34,20 @@ from reporter.records import Period, Target
 from reporter.report import build_report
 from reporter.runrecord import (
     RUN_RECORD,
+    STANDARD_FILES,
     LabelFolder,
     RunRecord,
     discard_run_record,
     label_folder,
     label_to_resume,
     save_inventory,
+    save_standard_file,
     saved_inventory,
+    saved_standard_file,
     write_run_record,
 )
+from reporter.standard import DEFAULT_SLA_DAYS, Standard, reference_date
+from reporter.standard.lookback import LedgerReader, measure
 
 
 def fetch_model(
@@ -48,12 +55,17 @@ def fetch_model(
     inventory: Inventory,
     generated_at: datetime,
     stage: Callable[[str], AbstractContextManager[None]],
+    standard: Standard | None = None,
+    ledger: LedgerReader | None = None,
 ) -> tuple[ReportModel, tuple[Path, RunRecord]]:
-    """Log in, fetch into the label's evidence folder, and build the model.
+    """Log in, fetch into the label's evidence folder, and build the model, measured against
+    ``standard`` if there is one (looking back through the same client, and in the history
+    ``ledger``).
 
-    ``stage(name)`` times each step (login, fetch, model). Returns the model, and the label
-    folder with the run.json written there (unfinished).
+    ``stage(name)`` times each step (login, fetch, model, standard). Returns the model, and
+    the label folder with the run.json written there (unfinished).
     """
+    standard = standard or Standard()
     api_url = check_url(settings.api_url, "API URL")
     login_url = check_url(settings.login_url, "login URL")
     credentials = credentials_from_env(settings.env)
@@ -88,39 +100,84 @@ def fetch_model(
                 "title": settings.title,
                 "account": default_alias,
                 "api_url": api_url,
+                **standard_settings(settings),
             },
         )
         with output_errors(folder / RUN_RECORD):
             save_inventory(folder, inventory.path, inventory.sha256)
+            for kind, loaded in (
+                ("baseline", standard.baseline),
+                ("exceptions", standard.exceptions),
+            ):
+                if loaded is not None:
+                    record.settings[kind] = save_standard_file(
+                        folder, kind, loaded.path, loaded.sha256
+                    )
             write_run_record(folder, record)
         with stage("fetch"), output_errors(evidence.path):
             result = client.fetch(targets, settings.period)
+        if targets and not result.executions and all_unreachable(result.problems):
+            dead = next(problem for problem in result.problems if problem.cause is not None)
+            raise ApiUnreachableError(
+                f"could not fetch any execution from {api_url}: {dead.reason}"
+            )
+        with stage("model"):
+            model = build_report(
+                inventory,
+                result.executions,
+                result.problems,
+                period=settings.period,
+                title=settings.title,
+                accounts=sorted({target.account_alias for target in targets}),
+                data_source=api_url,
+                manifest_sha256=None,  # known once the look-back's evidence is in
+                generated_at=generated_at,
+                default_alias=default_alias,
+                label=label,
+                reboot_pending_compliant=settings.reboot_pending_compliant,
+            )
+        if standard.active:
+            with stage("standard"), output_errors(evidence.path):
+                model = measure(
+                    model,
+                    standard,
+                    reference=reference_date(settings.period, generated_at),
+                    period=settings.period,
+                    fetched=result.executions,
+                    fetch_earlier=lambda wanted, window, had: client.fetch(wanted, window, had),
+                    ledger=ledger,
+                    names=standard_names(settings),
+                )
+        # The decoded payloads hold more memory than the model built from them: let them go
+        # before the renderers (the PDF above all) need memory.
+        del result
     finally:
         evidence.close()
         client.close()
         if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
             discard_run_record(folder)
-    if targets and not result.executions and all_unreachable(result.problems):
-        dead = next(problem for problem in result.problems if problem.cause is not None)
-        raise ApiUnreachableError(f"could not fetch any execution from {api_url}: {dead.reason}")
-    with stage("model"):
-        model = build_report(
-            inventory,
-            result.executions,
-            result.problems,
-            period=settings.period,
-            title=settings.title,
-            accounts=sorted({target.account_alias for target in targets}),
-            data_source=api_url,
-            manifest_sha256=file_sha256(evidence.manifest_path),
-            generated_at=generated_at,
-            default_alias=default_alias,
-            label=label,
-        )
-        # The decoded payloads hold more memory than the model built from them: let them go
-        # before the renderers (the PDF above all) need memory.
-        del result
-    return model, (folder, record)
+    meta = dataclasses.replace(model.meta, manifest_sha256=file_sha256(evidence.manifest_path))
+    return dataclasses.replace(model, meta=meta), (folder, record)
+
+
+def standard_settings(settings: RunSettings) -> dict[str, Any]:
+    """What run.json records of the standard's settings (the files are added as they are
+    saved)."""
+    return {
+        "baseline": None,
+        "exceptions": None,
+        "sla_days": dict(settings.sla_days),
+        "reboot_pending": settings.reboot_pending,
+        "baseline_lookback_months": settings.baseline_lookback_months,
+    }
+
+
+def standard_names(settings: RunSettings) -> tuple[str | None, str | None]:
+    """The baseline's and exceptions' file names, as the title block shows them."""
+    return (
+        settings.baseline.name if settings.baseline else None,
+        settings.exceptions.name if settings.exceptions else None,
+    )
 
 
 def archive_model(
@@ -132,16 +189,24 @@ def archive_model(
     account: str | None,
     generated_at: datetime,
     data_source: str,
+    settings: RunSettings | None = None,
+    standard: Standard | None = None,
+    ledger: LedgerReader | None = None,
 ) -> ReportModel:
     """The model of a run rebuilt from its evidence, with the same rules as over the network.
 
-    Rows without an account alias take ``account``, else the archive's one alias.
+    Rows without an account alias take ``account``, else the archive's one alias. Measured
+    against ``standard`` (judged with ``settings``) as the run was: the look-back reads what
+    the run saved, and, without a period, the reference date is the run's own.
     """
+    settings = settings or RunSettings(inventory=None)
+    standard = standard or Standard()
     default_alias = account or manifest_alias(archive.manifest)
     targets = targets_for(inventory, default_alias)
-    result = read_archive(archive.path, targets, period)
+    source = ArchiveSource.open(archive.path)
+    result = fetch_executions(source, targets, period)
     label = archive.label if period is None or archive.label == str(period) else None
-    return build_report(
+    model = build_report(
         inventory,
         result.executions,
         result.problems,
@@ -153,17 +218,59 @@ def archive_model(
         generated_at=generated_at,
         default_alias=default_alias,
         label=label,
+        reboot_pending_compliant=settings.reboot_pending_compliant,
+    )
+    if not standard.active:
+        return model
+    ran_at = archive.record.generated_at if archive.record is not None else generated_at
+    return measure(
+        model,
+        standard,
+        reference=reference_date(period, ran_at),
+        period=period,
+        fetched=result.executions,
+        fetch_earlier=lambda wanted, window, had: fetch_executions(
+            source, wanted, window, skip=had
+        ),
+        ledger=ledger,
+        names=standard_names(settings),
+        from_archive=True,
     )
 
 
-def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
-    """``settings`` with what the archived run used wherever the user chose nothing."""
+def with_recorded_settings(settings: RunSettings, archive: LabelFolder) -> RunSettings:
+    """``settings`` with what the archived run used wherever the user chose nothing: its
+    period, title and account, and the standard it was measured against (the saved copies of
+    its baseline and exceptions files, checked against run.json).
+
+    Raises:
+        ArchiveError: a saved copy is missing or changed.
+    """
+    record = archive.record
+    assert record is not None
     given = settings.given
+    recorded = record.settings
+
+    def chosen(name: str, value: Any) -> Any:
+        return getattr(settings, name) if name in given or value is None else value
+
+    files = {
+        kind: chosen(kind, saved_standard_file(archive.path, record, kind))
+        for kind in STANDARD_FILES
+    }
+    days = recorded.get("sla_days")
     return dataclasses.replace(
         settings,
         period=settings.period if "period" in given else record.period,
         title=settings.title if "title" in given or not record.title else record.title,
         account=settings.account if "account" in given or not record.account else record.account,
+        baseline=files["baseline"],
+        exceptions=files["exceptions"],
+        sla_days=chosen("sla_days", {**DEFAULT_SLA_DAYS, **days} if days else None),
+        reboot_pending=chosen("reboot_pending", recorded.get("reboot_pending")),
+        baseline_lookback_months=chosen(
+            "baseline_lookback_months", recorded.get("baseline_lookback_months")
+        ),
     )
 
 
