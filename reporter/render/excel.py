@@ -1,7 +1,9 @@
 """The Excel workbook: every table of the report as typed, filterable sheets (SPEC 5).
 
-Sheets, in order: Summary, Servers, Executions, Patches, Failed, KB Rollup, Problems,
-Definitions. A table longer than a sheet holds continues on "Patches (2)", "Patches (3)", ...
+Sheets, in order: Summary, Trend, Changes, Persistent failures, Servers, Executions, Patches,
+Failed, Required and Required by server (with a baseline), Exceptions (with exceptions), KB
+Rollup, Problems, Outside period (with a period), Definitions. A table longer than a sheet
+holds continues on "Patches (2)", "Patches (3)", ...
 
 Cells are typed: times are Excel date-times (UTC, said in the header), numbers are numbers,
 booleans are booleans, unknown values are blank. Every text cell that a spreadsheet would read
@@ -38,10 +40,16 @@ from reporter.derive import KB_NUMBER
 from reporter.errors import RenderError
 from reporter.fileio import atomic_path
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
-from reporter.model import ReportModel
+from reporter.model import COMPLIANT, ReportModel
 from reporter.render.cells import KB_ARTICLE_URL, neutralise
 from reporter.render.xlsx_columns import ColumnPlan, plan_column
 from reporter.render.xlsx_rows import FAST_SHEET_DATA, RowsXmlWorksheet
+from reporter.render.xlsx_standard import (
+    outside_period_sheet,
+    standard_facts,
+    standard_sheets,
+    write_standard_rules,
+)
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_URLS = 65_530  # hyperlinks per sheet
@@ -107,8 +115,10 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
             ("Executions", model.executions, "status", "failed"),
             ("Patches", model.patches, "outcome", "failed"),
             ("Failed", model.failed, None, None),
+            *standard_sheets(model),
             ("KB Rollup", model.kb_rollup, None, None),
             ("Problems", model.problems, None, None),
+            *outside_period_sheet(model),
         ]
         attributes = set(model.attribute_columns)
         for name, frame, flag_column, flag_value in tables:
@@ -262,6 +272,7 @@ def column_width(header: str, sample: Sequence, kind: str) -> float:
 def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportModel) -> None:
     """The Summary sheet: the title block and the executive-summary figures, one per row."""
     meta, kpis = model.meta, model.kpis
+    counts = kpis.status_counts()
     sheet = workbook.add_worksheet("Summary")
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 1, 70)
@@ -282,16 +293,26 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         (None, None),
         ("Servers in scope", kpis.servers),
         ("Compliant (% of servers)", kpis.compliant_pct / 100),
-        ("Compliant servers", kpis.compliant),
+        ("Servers counted as compliant", kpis.compliant),
+        ("Compliant servers", counts[COMPLIANT]),
+        ("Compliant (excepted) servers", kpis.excepted),
+        ("Reboot pending servers", kpis.reboot_pending),
+        (
+            "Reboot pending counts as",
+            "compliant" if kpis.reboot_pending_compliant else "non-compliant",
+        ),
         ("Non-compliant servers", kpis.non_compliant),
         ("Servers in progress", kpis.in_progress),
         ("Servers with no data", kpis.no_data),
+        *standard_facts(model),
         ("Executions", kpis.executions),
+        ("Executions outside the period", kpis.outside_period),
         ("Patches attempted", kpis.patches_attempted),
         ("Patches succeeded", kpis.succeeded),
         ("Patches succeeded with warnings", kpis.warnings),
         ("Patches failed", kpis.failed),
         ("Patches in progress", kpis.in_progress_patches),
+        ("Patches of unknown outcome (only counted; not rows of Patches)", kpis.unknown_outcome),
         ("Problems", kpis.problems),
     ]
     row = 1
@@ -352,6 +373,7 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     for rule in COMPLIANCE_RULES:
         row += 1
         sheet.write_string(row, 0, rule)
+    row = write_standard_rules(sheet, styles, model, row)
     row += 2
     sheet.write_string(row, 0, "Outcome of a patch attempt", styles.section)
     sheet.write_string(row + 1, 0, OUTCOME_RULE)

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from markupsafe import Markup
 
 from reporter.codes import RESULT_CODES
-from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
-from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT, ReportModel
-from reporter.render import charts
-from reporter.render.filters import number, percent, timestamp
+from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE, STANDARD_RULES
+from reporter.model import ReportModel
+from reporter.render.filters import number, timestamp
+from reporter.render.summary import chart_set, kpi_tiles
 
 # (id, title) in the order of SPEC 5. The PDF moves "patch-detail" to the end as an appendix.
 SECTIONS = [
@@ -23,25 +22,17 @@ SECTIONS = [
     ("summary", "Executive summary"),
     ("trend", "Trend and changes"),
     ("non-compliant", "Non-compliant servers"),
+    ("reboot-pending", "Reboot pending"),
     ("failed", "Failed patches"),
+    ("required", "Required patches"),
+    ("exceptions", "Exceptions"),
     ("kb-rollup", "KB roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
     ("problems", "Problems"),
+    ("outside-period", "Executions outside the period"),
     ("patch-detail", "Patch detail"),
     ("methodology", "Methodology"),
-]
-STATUS_COLOURS = {
-    COMPLIANT: charts.GREEN,
-    NON_COMPLIANT: charts.RED,
-    IN_PROGRESS: charts.AMBER,
-    NO_DATA: charts.GREY,
-}
-OUTCOME_SERIES = [
-    ("succeeded", charts.GREEN),
-    ("warning", charts.OLIVE),
-    ("failed", charts.RED),
-    ("in progress", charts.AMBER),
 ]
 RESULT_OUTCOMES = {
     0: "failed",
@@ -192,104 +183,23 @@ def attribute_columns(model: ReportModel) -> list[Column]:
     return [Column(name, name) for name in model.attribute_columns]
 
 
-def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
-    """The executive summary's tiles: label, value, detail line and status class."""
-    k = model.kpis
-    tiles = [
-        {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
-        {
-            "label": "Compliant",
-            "value": percent(k.compliant_pct),
-            "detail": f"{number(k.compliant)} of {number(k.servers)} servers",
-            "css": "ok",
-        },
-        {"label": "Non-compliant", "value": number(k.non_compliant), "css": "bad"},
-        {"label": "In progress", "value": number(k.in_progress), "css": "wait"},
-        {"label": "No data", "value": number(k.no_data), "css": "none"},
-        {"label": "Executions", "value": number(k.executions), "detail": "in the figures"},
-        {
-            "label": "Patches attempted",
-            "value": number(k.patches_attempted),
-            "detail": f"{number(k.in_progress_patches)} still in progress",
-        },
-        {
-            "label": "Succeeded",
-            "value": number(k.succeeded),
-            "detail": f"plus {number(k.warnings)} with warnings",
-            "css": "ok",
-        },
-        {
-            "label": "Failed",
-            "value": number(k.failed),
-            "detail": "attempts, retries included",
-            "css": "bad",
-        },
-    ]
-    return [{"css": "", "detail": "", **tile} for tile in tiles]
-
-
-def chart_set(model: ReportModel) -> dict[str, Any]:
-    """The summary charts as inline SVG."""
-    k = model.kpis
-    counts = {
-        COMPLIANT: k.compliant,
-        NON_COMPLIANT: k.non_compliant,
-        IN_PROGRESS: k.in_progress,
-        NO_DATA: k.no_data,
-    }
-    segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
-    by_class = model.results_by_classification
-    names = [name for name, _ in OUTCOME_SERIES]
-    rows = [
-        (str(label), [int(by_class.at[label, n]) if n in by_class.columns else 0 for n in names])
-        for label in by_class.index
-    ]
-    return {
-        "compliance": charts.donut(
-            segments, percent(k.compliant_pct), "compliant", "Servers by compliance status"
-        ),
-        "classification": charts.stacked_bars(
-            rows, OUTCOME_SERIES, "Patch attempts by classification and result"
-        ),
-        "by_kb": charts.bars(
-            _pairs(model.failures_by_kb), charts.RED, "Servers failing, by patch", "servers failing"
-        ),
-        "by_server": charts.bars(
-            _pairs(model.failures_by_server),
-            charts.RED,
-            "Patches failing, by server",
-            "patches failing",
-        ),
-        "trend": trend_chart(model),
-    }
-
-
-def trend_chart(model: ReportModel) -> Markup:
-    """Servers by status per recorded period, with each period's compliance % above."""
-    trend = model.trend
-    statuses = [status for status in STATUS_COLOURS if status in trend.columns]
-    periods = [
-        (
-            str(row["label"]),
-            [0 if pd.isna(row[status]) else int(row[status]) for status in statuses],
-            percent(row["compliance_pct"]),
-        )
-        for row in trend.to_dict("records")
-    ]
-    series = [(status, STATUS_COLOURS[status]) for status in statuses]
-    return charts.columns(periods, series, "Servers by status and compliance %, by period")
-
-
-def _pairs(series: pd.Series) -> list[tuple[str, int]]:
-    return [(str(key), int(value)) for key, value in series.items() if not pd.isna(value)]
-
-
 def title_block_facts(model: ReportModel) -> list[tuple[str, str]]:
     """The title block: what the report covers and where its data came from."""
     meta = model.meta
     span = "no executions in the figures"
     if meta.span_start is not None and not pd.isna(meta.span_start):
         span = f"{timestamp(meta.span_start)} to {timestamp(meta.span_end)}"
+    standard = model.standard
+    inputs = [
+        (f"{what} file", f"{name} (SHA-256 {sha256})")
+        for what, name, sha256 in (
+            ("Baseline", standard.baseline_name, standard.baseline_sha256),
+            ("Exceptions", standard.exceptions_name, standard.exceptions_sha256),
+        )
+        if name is not None
+    ]
+    if standard.reference_date is not None and (inputs or standard.has_exceptions):
+        inputs.append(("Deadlines judged at", timestamp(standard.reference_date)))
     return [
         ("Period", meta.period or f"latest execution per server (run of {meta.label})"),
         ("Executions started", span),
@@ -300,6 +210,7 @@ def title_block_facts(model: ReportModel) -> list[tuple[str, str]]:
         ("Input file", meta.input_name),
         ("Input SHA-256", meta.input_sha256),
         ("Evidence manifest SHA-256", meta.manifest_sha256 or "no evidence manifest"),
+        *inputs,
     ]
 
 
@@ -319,7 +230,7 @@ def build_view(
         table_factory: a function ``(model, detail_limit) -> dict[str, Table]`` choosing each
             medium's tables (see :mod:`reporter.render.html` and :mod:`reporter.render.pdf`).
     """
-    sections = list(SECTIONS)
+    sections = [section for section in SECTIONS if shown_section(model, section[0])]
     if medium == "pdf":  # the long appendix goes last, where an auditor expects it
         detail = sections.pop(next(i for i, (s, _) in enumerate(sections) if s == "patch-detail"))
         sections.append(detail)
@@ -335,9 +246,21 @@ def build_view(
         charts=chart_set(model),
         tables=table_factory(model, detail_limit),
         result_codes=result_codes,
-        rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE},
+        rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE, "standard": STANDARD_RULES},
         facts=title_block_facts(model),
     )
+
+
+def shown_section(model: ReportModel, section: str) -> bool:
+    """Whether a report shows ``section``: the standard's with its inputs, the executions
+    outside the period with a period or any such execution."""
+    if section == "required":
+        return model.standard.has_baseline
+    if section == "exceptions":
+        return model.standard.has_exceptions
+    if section == "outside-period":
+        return model.meta.period is not None or not model.outside_period.empty
+    return True
 
 
 def columns_with(base: Sequence[Column], model: ReportModel) -> list[Column]:

@@ -1,0 +1,148 @@
+"""The executive summary's figures as tiles and charts (inline SVG), from the report model."""
+
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from reporter.model import (
+    COMPLIANT,
+    COMPLIANT_EXCEPTED,
+    IN_PROGRESS,
+    NO_DATA,
+    NON_COMPLIANT,
+    REBOOT_PENDING,
+    ReportModel,
+)
+from reporter.render import charts
+from reporter.render.filters import number, percent
+
+STATUS_COLOURS = {
+    COMPLIANT: charts.GREEN,
+    NON_COMPLIANT: charts.RED,
+    IN_PROGRESS: charts.AMBER,
+    NO_DATA: charts.GREY,
+    REBOOT_PENDING: charts.BLUE,
+    COMPLIANT_EXCEPTED: charts.TEAL,
+}
+OUTCOME_SERIES = [
+    ("succeeded", charts.GREEN),
+    ("warning", charts.OLIVE),
+    ("failed", charts.RED),
+    ("in progress", charts.AMBER),
+]
+
+
+def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
+    """The executive summary's tiles: label, value, detail line and status class."""
+    k = model.kpis
+    tiles = [
+        {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
+        {
+            "label": "Compliant",
+            "value": percent(k.compliant_pct),
+            "detail": f"{number(k.compliant)} of {number(k.servers)} servers",
+            "css": "ok",
+        },
+        {"label": "Non-compliant", "value": number(k.non_compliant), "css": "bad"},
+        {
+            "label": "Reboot pending",
+            "value": number(k.reboot_pending),
+            "detail": "counted as compliant"
+            if k.reboot_pending_compliant
+            else "counted as non-compliant",
+            "css": "info",
+        },
+        {
+            "label": "Compliant (excepted)",
+            "value": number(k.excepted),
+            "detail": "covered by exceptions in force",
+            "css": "ok",
+        },
+        *(
+            [
+                {
+                    "label": "Overdue",
+                    "value": number(k.overdue),
+                    "detail": f"required patches on {number(k.overdue_servers)} servers; "
+                    f"{number(k.due)} due",
+                    "css": "bad",
+                }
+            ]
+            if model.standard.has_baseline
+            else []
+        ),
+        {"label": "In progress", "value": number(k.in_progress), "css": "wait"},
+        {"label": "No data", "value": number(k.no_data), "css": "none"},
+        {"label": "Executions", "value": number(k.executions), "detail": "in the figures"},
+        {
+            "label": "Patches attempted",
+            "value": number(k.patches_attempted),
+            "detail": f"{number(k.in_progress_patches)} still in progress"
+            + (f"; {number(k.unknown_outcome)} of unknown outcome" if k.unknown_outcome else ""),
+        },
+        {
+            "label": "Succeeded",
+            "value": number(k.succeeded),
+            "detail": f"plus {number(k.warnings)} with warnings",
+            "css": "ok",
+        },
+        {
+            "label": "Failed",
+            "value": number(k.failed),
+            "detail": "attempts, retries included",
+            "css": "bad",
+        },
+    ]
+    return [{"css": "", "detail": "", **tile} for tile in tiles]
+
+
+def chart_set(model: ReportModel) -> dict[str, Any]:
+    """The summary charts as inline SVG."""
+    k = model.kpis
+    counts = k.status_counts()
+    segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
+    by_class = model.results_by_classification
+    names = [name for name, _ in OUTCOME_SERIES]
+    rows = [
+        (str(label), [int(by_class.at[label, n]) if n in by_class.columns else 0 for n in names])
+        for label in by_class.index
+    ]
+    return {
+        "compliance": charts.donut(
+            segments, percent(k.compliant_pct), "compliant", "Servers by compliance status"
+        ),
+        "classification": charts.stacked_bars(
+            rows, OUTCOME_SERIES, "Patch attempts by classification and result"
+        ),
+        "by_kb": charts.bars(
+            _pairs(model.failures_by_kb), charts.RED, "Servers failing, by patch", "servers failing"
+        ),
+        "by_server": charts.bars(
+            _pairs(model.failures_by_server),
+            charts.RED,
+            "Patches failing, by server",
+            "patches failing",
+        ),
+        "trend": trend_chart(model),
+    }
+
+
+def trend_chart(model: ReportModel) -> Markup:
+    """Servers by status per recorded period, with each period's compliance % above."""
+    trend = model.trend
+    statuses = [status for status in STATUS_COLOURS if status in trend.columns]
+    periods = [
+        (
+            str(row["label"]),
+            [0 if pd.isna(row[status]) else int(row[status]) for status in statuses],
+            percent(row["compliance_pct"]),
+        )
+        for row in trend.to_dict("records")
+    ]
+    series = [(status, STATUS_COLOURS[status]) for status in statuses]
+    return charts.columns(periods, series, "Servers by status and compliance %, by period")
+
+
+def _pairs(series: pd.Series) -> list[tuple[str, int]]:
+    return [(str(key), int(value)) for key, value in series.items() if not pd.isna(value)]
