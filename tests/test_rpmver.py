@@ -157,4 +157,3 @@ versions = st.text(alphabet="0123456789abz.~^_", min_size=0, max_size=8)
 def test_antisymmetric_and_equal_to_itself(one, two):
     assert rpmvercmp(one, two) == -rpmvercmp(two, one)
     assert rpmvercmp(one, one) == 0
-
