@@ -6,6 +6,7 @@ fleet of a reasonable size shows each of them at least once.
 """
 
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -44,6 +45,11 @@ SHARES = {
     "discovery": 0.04,  # of servers: inventory lists them without an execution ID
     "unknown": 0.02,  # of execution rows: an extra row the API does not know
 }
+# Servers of the account besides those the inventory lists (fleets of 10 servers or more).
+UNLISTED_SERVERS = 3  # active and patched, but left out of the inventory on purpose
+ARCHIVED_SERVERS = 2  # archived: only the servers API knows them
+POWER_STATES = (("started", 0.9), ("stopped", 0.07), ("paused", 0.03))
+_NUMBER = re.compile(r"\d+$")  # the number at the end of a server ID
 
 
 def exact_count(total: int, share: float) -> int:
@@ -70,8 +76,14 @@ def patch_months(now: datetime, count: int) -> list[tuple[int, int]]:
     return months
 
 
-def _make_servers(rng: random.Random, count: int, account: str) -> list[SimServer]:
-    numbers: dict[tuple[str, str], int] = {}
+def _make_servers(
+    rng: random.Random,
+    count: int,
+    account: str,
+    numbers: dict[tuple[str, str], int] | None = None,
+) -> list[SimServer]:
+    """``count`` servers; ``numbers`` holds the last number used per (data center, role)."""
+    numbers = {} if numbers is None else numbers
     servers = []
     for _ in range(count):
         linux = rng.random() < 0.2
@@ -383,4 +395,37 @@ def generate_fleet(
             previous, retry = generator.execution(server, month, previous, retry, features)
             executions.append(previous)
     rows = generator.inventory(account, server_list, executions)
-    return fleet_class(account, server_list, executions, rows, seed=seed, now=generator.now)
+    # Drawn after everything above, and from their own generator where they can be, so that a
+    # seed gives the same listed fleet and inventory as before they existed.
+    unlisted, unlisted_executions, archived = [], [], []
+    if servers >= 10:
+        extra_rng = random.Random(f"account:{seed}")
+        numbers: dict[tuple[str, str], int] = {}
+        for server in server_list:
+            key = (server.datacenter, server.role)
+            numbers[key] = max(numbers.get(key, 0), int(_NUMBER.search(server.server_id).group()))
+        unlisted = _make_servers(extra_rng, UNLISTED_SERVERS, account, numbers)
+        archived = _make_servers(extra_rng, ARCHIVED_SERVERS, account, numbers)
+        for server in archived:
+            server.status, server.power_state = "archived", "stopped"
+        for server in unlisted:
+            previous, retry = None, []
+            for slot, month in enumerate(months):
+                features = {"rerun"} if slot and months[slot - 1] == month else set()
+                previous, retry = generator.execution(server, month, previous, retry, features)
+                unlisted_executions.append(previous)
+    for server in [*server_list, *unlisted]:
+        draw = random.Random(f"power:{seed}:{server.server_id}")
+        server.power_state = draw.choices(*zip(*POWER_STATES, strict=True))[0]
+        server.in_maintenance = draw.random() < 0.03
+    return fleet_class(
+        account,
+        server_list,
+        executions,
+        rows,
+        seed=seed,
+        now=generator.now,
+        unlisted_servers=unlisted,
+        unlisted_executions=unlisted_executions,
+        archived_servers=archived,
+    )
