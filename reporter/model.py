@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from reporter.schema import (
+    COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
     EXECUTION_SCHEMA,
@@ -27,10 +28,12 @@ from reporter.schema import (
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
     FrameSchema,
+    empty_frame,
     validate,
 )
 
 __all__ = [
+    "COMPLETENESS_COLUMNS",
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
     "EXECUTION_COLUMNS",
@@ -45,6 +48,8 @@ __all__ = [
     "PATCH_EXTRA_COLUMNS",
     "PROBLEM_COLUMNS",
     "SERVER_COLUMNS",
+    "AccountCoverage",
+    "Coverage",
     "Kpis",
     "ReportMeta",
     "ReportModel",
@@ -61,6 +66,7 @@ KB_ROLLUP_COLUMNS = KB_ROLLUP_SCHEMA.names
 FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
 HRESULT_COLUMNS = HRESULT_SCHEMA.names
 PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
+COMPLETENESS_COLUMNS = COMPLETENESS_SCHEMA.names
 
 # ReportModel's frames and their schemas.
 FRAME_SCHEMAS: dict[str, FrameSchema] = {
@@ -72,6 +78,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "problems": PROBLEM_SCHEMA,
     "failure_summary": FAILURE_SUMMARY_SCHEMA,
     "hresults": HRESULT_SCHEMA,
+    "completeness": COMPLETENESS_SCHEMA,
 }
 
 
@@ -96,6 +103,80 @@ class Kpis:
     def compliant_pct(self) -> float:
         """Compliant servers as a percentage of all servers in the inventory (0 when none)."""
         return 100.0 * self.compliant / self.servers if self.servers else 0.0
+
+
+@dataclass(frozen=True)
+class AccountCoverage:
+    """How many of one account's active servers (in the check's scope) the inventory lists."""
+
+    account_alias: str
+    active: int  # active servers of the account in scope
+    listed: int  # of those, the ones the inventory lists
+    not_in_account: int  # inventory servers the account does not have, or has archived
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def sentence(self) -> str:
+        """``The inventory covers 57 of 60 active servers of account OSD (3 not listed)``."""
+        text = (
+            f"The inventory covers {self.listed:,} of {self.active:,} active servers of "
+            f"account {self.account_alias} ({self.not_listed:,} not listed)"
+        )
+        if self.not_in_account:
+            noun = "server it lists is" if self.not_in_account == 1 else "servers it lists are"
+            text += f"; {self.not_in_account:,} {noun} not in the account"
+        return text
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The completeness check (SPEC 2a): whether it was performed, on what, and its figures.
+
+    ``accounts`` holds the accounts checked; ``skipped`` the accounts that could not be, each
+    with the reason (a login that may not read the servers API, say). The check was
+    performed when at least one account was checked.
+    """
+
+    reason: str = ""  # why it was not performed at all ("" when it was)
+    scope: str = "the whole account"
+    accounts: tuple[AccountCoverage, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (account alias, reason)
+
+    @property
+    def performed(self) -> bool:
+        """Whether at least one account was checked."""
+        return bool(self.accounts)
+
+    @property
+    def active(self) -> int:
+        """Active servers in scope, over the accounts checked."""
+        return sum(account.active for account in self.accounts)
+
+    @property
+    def listed(self) -> int:
+        """Of those, the ones the inventory lists."""
+        return sum(account.listed for account in self.accounts)
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def lines(self) -> list[str]:
+        """What the executive summary says of it, one sentence per account."""
+        if not self.performed:
+            return [f"Inventory completeness: not performed: {self.reason}"]
+        lines = [account.sentence + "." for account in self.accounts]
+        lines += [
+            f"Inventory completeness of account {alias}: not performed: {why}"
+            for alias, why in self.skipped
+        ]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -141,6 +222,9 @@ class ReportModel:
     # failed attempts per (patch, result, HRESULT), most servers first
     hresults: pd.DataFrame = field(default_factory=pd.DataFrame)
     # every HRESULT among the attempts, with name, meaning and count
+    completeness: pd.DataFrame = field(default_factory=lambda: empty_frame(COMPLETENESS_SCHEMA))
+    # servers missing from the inventory or from the account (SPEC 2a)
+    coverage: Coverage = field(default_factory=lambda: Coverage("the check was not run"))
 
 
 def validate_model(model: ReportModel) -> None:

@@ -38,7 +38,7 @@ from reporter.frames import (
 )
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
-from reporter.model import ReportMeta, ReportModel
+from reporter.model import Coverage, ReportMeta, ReportModel
 from reporter.notes import Notes
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
@@ -58,6 +58,8 @@ def build_report(
     manifest_sha256: str | None,
     generated_at: datetime,
     default_alias: str | None,
+    input_name: str | None = None,
+    completeness: tuple[pd.DataFrame, Coverage] | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
@@ -65,6 +67,10 @@ def build_report(
     unreadable payload and execution outside ``period`` is either in the figures or in
     ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
     Never raises on what the API sent.
+
+    ``input_name`` names the input when it is not the inventory file's name (the account's
+    server list, say); ``completeness`` is the completeness check's findings and coverage
+    (:mod:`reporter.completeness`), carried into the model as they are.
     """
     with collector_paused():
         batch, read_notes = read_payloads(distinct_executions(fetched))
@@ -108,7 +114,7 @@ def build_report(
             generated_at=generated_at,
             tool_version=__version__,
             data_source=data_source,
-            input_name=inventory.path.name,
+            input_name=input_name or inventory.path.name,
             input_sha256=inventory.sha256,
             manifest_sha256=manifest_sha256,
             span_start=start.min().to_pydatetime() if len(start) else None,
@@ -131,7 +137,18 @@ def build_report(
             failures_by_server=failures_by_server(patches, latest),
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
+            **completeness_fields(completeness),
         )
+
+
+def completeness_fields(
+    completeness: tuple[pd.DataFrame, Coverage] | None,
+) -> dict[str, pd.DataFrame | Coverage]:
+    """The model's completeness frame and coverage (the model's defaults without a check)."""
+    if completeness is None:
+        return {}
+    findings, coverage = completeness
+    return {"completeness": findings, "coverage": coverage}
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:

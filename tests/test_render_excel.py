@@ -18,6 +18,7 @@ SHEETS = [
     "Patches",
     "Failed",
     "KB Rollup",
+    "Completeness",
     "Problems",
     "Definitions",
 ]

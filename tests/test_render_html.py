@@ -19,6 +19,7 @@ SECTION_ORDER = [
     "kb-rollup",
     "servers",
     "executions",
+    "completeness",
     "problems",
     "patch-detail",
     "methodology",

@@ -40,6 +40,13 @@ KB_ROLLUP_COLUMNS = [
     Column("servers_failed", "Failed", "number", width="8%"),
     Column("attempts", "Attempts", "number", width="9%"),
 ]
+COMPLETENESS_COLUMNS = [
+    Column("server_id", "Server", "id", width="17%", sub="account_alias"),
+    Column("finding", "Finding", width="17%"),
+    Column("group", "Group", width="28%", sub="data_center"),
+    Column("reason", "What the account says", width="30%"),
+    Column("line", "Line", "number", width="8%"),
+]
 PROBLEM_COLUMNS = [
     Column("line", "Line", "number", width="6%"),
     Column("kind", "Kind", width="13%"),
@@ -152,6 +159,14 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             detail_limit,
             "executions; the full list is in the Excel report.",
             empty="No execution is in the figures.",
+        ),
+        "completeness": Table(
+            "completeness",
+            COMPLETENESS_COLUMNS,
+            records(model.completeness),
+            len(model.completeness),
+            empty="Nothing missing: the inventory lists every active server in scope, and the "
+            "account has every server it lists.",
         ),
         "problems": Table(
             "problems",

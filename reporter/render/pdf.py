@@ -22,7 +22,12 @@ from reporter.fileio import atomic_write
 from reporter.gcpause import collector_paused
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
-from reporter.render.html import FAILURE_SUMMARY_COLUMNS, KB_ROLLUP_COLUMNS, PROBLEM_COLUMNS
+from reporter.render.html import (
+    COMPLETENESS_COLUMNS,
+    FAILURE_SUMMARY_COLUMNS,
+    KB_ROLLUP_COLUMNS,
+    PROBLEM_COLUMNS,
+)
 from reporter.render.templating import assets_dir, render_template
 from reporter.render.view import (
     TOP,
@@ -219,6 +224,14 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             EXECUTION_ROWS,
             "executions needing attention; every execution is in the Excel report.",
             empty="Every execution completed with no failed or pending patch.",
+        ),
+        "completeness": Table(
+            "completeness",
+            COMPLETENESS_COLUMNS,
+            records(model.completeness),
+            0,
+            empty="Nothing missing: the inventory lists every active server in scope, and the "
+            "account has every server it lists.",
         ),
         "problems": Table(
             "problems",

@@ -25,6 +25,7 @@ SECTIONS = [
     ("kb-rollup", "KB roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
+    ("completeness", "Inventory completeness"),
     ("problems", "Problems"),
     ("patch-detail", "Patch detail"),
     ("methodology", "Methodology"),
@@ -129,8 +130,19 @@ def attribute_columns(model: ReportModel) -> list[Column]:
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
     """The executive summary's tiles: label, value, detail line and status class."""
     k = model.kpis
+    coverage = model.coverage
     tiles = [
         {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
+        {
+            "label": "Inventory coverage",
+            "value": f"{number(coverage.listed)} of {number(coverage.active)}"
+            if coverage.performed
+            else "—",
+            "detail": f"active servers listed ({number(coverage.not_listed)} not listed)"
+            if coverage.performed
+            else "not checked",
+            "css": "bad" if coverage.not_listed else "",
+        },
         {
             "label": "Compliant",
             "value": percent(k.compliant_pct),
