@@ -99,7 +99,7 @@ def route(path: str) -> Route:
         return Route("other")
     if len(segments) == 2:
         return Route("summary", segments[0], segments[1])
-    return Route("detail", *segments)
+    return Route("detail", segments[0], segments[1], segments[2])
 
 
 def _servers_api_route(parts: list[str], query: str) -> Route:
@@ -292,6 +292,7 @@ class Api:
         directory = self.fleet.directory
         if not directory.knows(target.alias):
             return message(404, "Account not found.")
+        body: bytes | None
         if target.kind == "datacenters":
             body = directory.datacenters_bytes()
         elif target.kind == "datacenter":

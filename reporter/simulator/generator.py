@@ -397,26 +397,31 @@ def generate_fleet(
     rows = generator.inventory(account, server_list, executions)
     # Drawn after everything above, and from their own generator where they can be, so that a
     # seed gives the same listed fleet and inventory as before they existed.
-    unlisted, unlisted_executions, archived = [], [], []
+    unlisted: list[SimServer] = []
+    unlisted_executions: list[SimExecution] = []
+    archived: list[SimServer] = []
     if servers >= 10:
         extra_rng = random.Random(f"account:{seed}")
         numbers: dict[tuple[str, str], int] = {}
         for server in server_list:
             key = (server.datacenter, server.role)
-            numbers[key] = max(numbers.get(key, 0), int(_NUMBER.search(server.server_id).group()))
+            found = _NUMBER.search(server.server_id)
+            numbers[key] = max(numbers.get(key, 0), int(found.group()) if found else 0)
         unlisted = _make_servers(extra_rng, UNLISTED_SERVERS, account, numbers)
         archived = _make_servers(extra_rng, ARCHIVED_SERVERS, account, numbers)
         for server in archived:
             server.status, server.power_state = "archived", "stopped"
         for server in unlisted:
-            previous, retry = None, []
+            last: SimExecution | None = None
+            failed: list[str] = []
             for slot, month in enumerate(months):
                 features = {"rerun"} if slot and months[slot - 1] == month else set()
-                previous, retry = generator.execution(server, month, previous, retry, features)
-                unlisted_executions.append(previous)
+                last, failed = generator.execution(server, month, last, failed, features)
+                unlisted_executions.append(last)
     for server in [*server_list, *unlisted]:
         draw = random.Random(f"power:{seed}:{server.server_id}")
-        server.power_state = draw.choices(*zip(*POWER_STATES, strict=True))[0]
+        states, weights = [s for s, _ in POWER_STATES], [w for _, w in POWER_STATES]
+        server.power_state = draw.choices(states, weights)[0]
         server.in_maintenance = draw.random() < 0.03
     return fleet_class(
         account,
