@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reporter.config import RunSettings
+from reporter.account import Scope
+from reporter.account_run import (
+    ACCOUNT_INPUT_NAME,
+    TURNED_OFF,
+    archived_completeness,
+    completeness,
+    inventory_from_account,
+    inventory_from_archive,
+)
+from reporter.completeness import not_performed
+from reporter.config import RunSettings, servers_api_beside
 from reporter.deliver import (
     SmtpSettings,
     build_message,
@@ -90,19 +100,34 @@ def run_in(
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
     delivery = prepare_delivery(settings) if settings.email_to else None
     with timings.stage("inventory"):
-        inventory = load_inventory(settings.inventory)
+        inventory = load_inventory(settings.inventory) if settings.inventory else None
     generated_at = clock()
+    scope = Scope.of(settings.data_centers, settings.group)
+    record_problems: list[Problem] = []
 
     if settings.from_archive:
         with timings.stage("archive"):
+            if inventory is None:
+                inventory = inventory_from_archive(settings.from_archive)
             default_alias = settings.account or archive_alias(settings.from_archive)
             targets = targets_for(inventory, default_alias)
             result = read_archive(settings.from_archive, targets, settings.period)
             manifest_path = archive_manifest(settings.from_archive)
             data_source = f"evidence archive {settings.from_archive}"
+        with timings.stage("completeness"):
+            if settings.completeness_check:
+                aliases = {target.account_alias for target in targets}
+                findings, coverage = archived_completeness(
+                    settings.from_archive, inventory, default_alias, aliases, scope
+                )
+            else:
+                findings, coverage = not_performed(TURNED_OFF, scope)
     else:
         api_url = check_url(settings.api_url, "API URL")
         login_url = check_url(settings.login_url, "login URL")
+        servers_api_url = settings.servers_api_url or servers_api_beside(settings.login_url)
+        if settings.all_servers or settings.completeness_check:
+            servers_api_url = check_url(servers_api_url, "servers API URL")
         credentials = credentials_from_env(settings.env)
         evidence = EvidenceStore(settings.out / "evidence")
         client = PatchingClient(
@@ -119,17 +144,35 @@ def run_in(
             with timings.stage("login"):
                 login = client.login()
             default_alias = settings.account or login.account_alias
+            servers_api = client.servers_api(servers_api_url)
+            listings = {}
+            if inventory is None:
+                with timings.stage("servers"), output_errors(evidence.path):
+                    if not default_alias:
+                        raise UsageError("the login does not say which account: pass --account")
+                    inventory, listing, record_problems = inventory_from_account(
+                        servers_api, default_alias, scope, evidence, servers_api_url
+                    )
+                    listings[listing.account_alias] = listing
             targets = targets_for(inventory, default_alias)
             with timings.stage("fetch"), output_errors(evidence.path):
                 result = client.fetch(targets, settings.period)
+            if targets and not result.executions and all_unreachable(result.problems):
+                dead = next(problem for problem in result.problems if problem.cause is not None)
+                raise ApiUnreachableError(
+                    f"could not fetch any execution from {api_url}: {dead.reason}"
+                )
+            with timings.stage("completeness"), output_errors(evidence.path):
+                if settings.completeness_check:
+                    aliases = {target.account_alias for target in targets} | set(listings)
+                    findings, coverage = completeness(
+                        servers_api, inventory, default_alias, aliases, scope, listings
+                    )
+                else:
+                    findings, coverage = not_performed(TURNED_OFF, scope)
         finally:
             evidence.close()
             client.close()
-        if targets and not result.executions and all_unreachable(result.problems):
-            dead = next(problem for problem in result.problems if problem.cause is not None)
-            raise ApiUnreachableError(
-                f"could not fetch any execution from {api_url}: {dead.reason}"
-            )
         manifest_path = evidence.path / "manifest.json"
         data_source = api_url
 
@@ -137,7 +180,7 @@ def run_in(
         model = build_report(
             inventory,
             result.executions,
-            result.problems,
+            [*record_problems, *result.problems],
             period=settings.period,
             title=settings.title,
             accounts=sorted({target.account_alias for target in targets}),
@@ -145,6 +188,8 @@ def run_in(
             manifest_sha256=file_sha256(manifest_path),
             generated_at=generated_at,
             default_alias=default_alias,
+            input_name=ACCOUNT_INPUT_NAME if settings.inventory is None else None,
+            completeness=(findings, coverage),
         )
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
@@ -258,6 +303,8 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    for line in model.coverage.lines:
+        print(f"  {line}", file=stdout)
     if kpis.problems:
         noun = "problem" if kpis.problems == 1 else "problems"
         print(f"  {kpis.problems:,} {noun}: see the Problems section of the reports", file=stdout)
@@ -315,6 +362,7 @@ def demo(out: str | None, stdout: TextIO) -> int:
             out=out_dir,
             api_url=sim.api_url,
             login_url=sim.login_url,
+            servers_api_url=sim.servers_api_url,
             title="Patch compliance (demo fleet)",
             env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": password},
         )

@@ -120,7 +120,7 @@ def build_report(
             span_start=start.min().to_pydatetime() if len(start) else None,
             span_end=start.max().to_pydatetime() if len(start) else None,
         )
-        return ReportModel(
+        model = ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
             servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
@@ -137,18 +137,10 @@ def build_report(
             failures_by_server=failures_by_server(patches, latest),
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
-            **completeness_fields(completeness),
         )
-
-
-def completeness_fields(
-    completeness: tuple[pd.DataFrame, Coverage] | None,
-) -> dict[str, pd.DataFrame | Coverage]:
-    """The model's completeness frame and coverage (the model's defaults without a check)."""
-    if completeness is None:
-        return {}
-    findings, coverage = completeness
-    return {"completeness": findings, "coverage": coverage}
+        if completeness is not None:
+            model.completeness, model.coverage = completeness
+        return model
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:
