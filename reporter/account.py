@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reporter.csvinput import header_key
-from reporter.fileio import neutralise
 from reporter.inventory import COLUMN_NAMES
+from reporter.render.cells import neutralise
 
 DEFAULT_GROUP = "default"
 ACTIVE = "active"

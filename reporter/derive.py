@@ -57,6 +57,8 @@ _RPM = re.compile(
 _INSTALLING = re.compile(r"^\s*installing\b\s*:?\s*", re.I)
 _KB = re.compile(r"(?<![A-Za-z0-9])KB\s?(\d{6,8})(?!\d)|/kb/(\d{6,8})(?!\d)", re.I)
 _KB_IN_PARENS = re.compile(r"\(\s*KB\s?(\d{6,8})(?!\d)", re.I)
+# A KB number as the derived fields write it (``KB3135998``): what the reports link.
+KB_NUMBER = re.compile(r"KB(\d{6,8})")
 
 OUTCOMES = ["succeeded", "warning", "failed", "in progress"]
 RESULTS = [RESULT_CODES[code].name for code in sorted(RESULT_CODES)] + ["Unknown"]

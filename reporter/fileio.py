@@ -1,4 +1,4 @@
-"""Writing files whole or not at all, and neutralising spreadsheet formulas."""
+"""Writing files whole or not at all."""
 
 import contextlib
 import errno
@@ -27,22 +27,6 @@ def _process_umask() -> int:
 # Files are created as ordinary files would be (0666 less the umask): temporary files start
 # owner-only, which would otherwise leave every report unreadable to the group that shares it.
 FILE_MODE = 0o666 & ~_process_umask()
-
-# Cells starting with these are read as formulas by spreadsheet programs (OWASP CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def neutralise(value: str) -> str:
-    """Return ``value`` with a leading ``'`` if a spreadsheet would read it as a formula.
-
-    >>> neutralise("=HYPERLINK(1)")
-    "'=HYPERLINK(1)"
-    >>> neutralise("KB123")
-    'KB123'
-    """
-    if value and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 @contextlib.contextmanager

@@ -204,7 +204,9 @@ def make_model(
         .reset_index()
     )
     failing = failed.groupby("patch_key", observed=True)["server_id"].nunique()
-    rollup["servers_failed"] = rollup["patch_key"].map(failing).fillna(0).astype("Int64")
+    rollup["servers_failed"] = (
+        rollup["patch_key"].astype(object).map(failing).fillna(0).astype("Int64")
+    )
     rollup["servers_succeeded"] = (rollup["servers_attempted"] - rollup["servers_failed"]).astype(
         "Int64"
     )

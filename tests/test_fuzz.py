@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from reporter.cli import main
 from reporter.derive import CLASSIFICATIONS, RESULTS, derive_results, factorize, title_facts
 from reporter.fetch import decode_json
-from reporter.fileio import FORMULA_TRIGGERS
+from reporter.render.cells import FORMULA_TRIGGERS
 from reporter.simulator import Fleet, SimulatorServer
 
 KB = re.compile(r"KB\d{6,8}")

@@ -29,8 +29,8 @@ import pypdf
 import pytest
 
 from reporter.cli import main
-from reporter.fileio import FORMULA_TRIGGERS
-from reporter.render import pdf as pdf_render
+from reporter.render import pdf_engine
+from reporter.render.cells import FORMULA_TRIGGERS
 from reporter.simulator import Fleet, SimulatorServer
 
 SERVER = "VA1OSDWEB01"
@@ -204,7 +204,7 @@ def hostile_run(tmp_path_factory, canary) -> tuple[Path, dict[str, int], list[st
         env.setenv("CLC_USER", "demo")
         env.setenv("CLC_PASSWORD", "demo")
         write_hostile_run(sim, texts, folder / "inventory.csv")
-        refused_before = len(pdf_render.REFUSED_URLS)
+        refused_before = len(pdf_engine.REFUSED_URLS)
         argv = ["run", str(folder / "inventory.csv"), "--out", str(folder / "out")]
         argv += ["--title", texts[0] + " " + texts[2], "--pdf-detail", "all"]
         argv += ["--api-url", sim.api_url, "--login-url", sim.login_url]
@@ -212,7 +212,7 @@ def hostile_run(tmp_path_factory, canary) -> tuple[Path, dict[str, int], list[st
         paths = sim.stats.snapshot()["paths"]
     assert code == 3, err.getvalue()
     assert "Traceback" not in err.getvalue()
-    return folder / "out", paths, texts, pdf_render.REFUSED_URLS[refused_before:]
+    return folder / "out", paths, texts, pdf_engine.REFUSED_URLS[refused_before:]
 
 
 def test_html_runs_and_loads_nothing_from_the_payloads(hostile_run, canary):
@@ -244,9 +244,9 @@ def test_pdf_fetches_nothing(hostile_run, canary):
     assert refused == []  # the markup stayed text: nothing even asked to be fetched
     assert canary.hits == []
     # The guard itself: markup that does reach WeasyPrint is refused, not fetched.
-    fetcher = pdf_render.AssetFetcher()
+    fetcher = pdf_engine.AssetFetcher()
     page = f'<img src="{canary.url}/control.png"><img src="file:///etc/passwd">'
-    pdf_render.html_to_pdf(page, fetcher, None)
+    pdf_engine.html_to_pdf(page, fetcher, None)
     assert f"{canary.url}/control.png" in fetcher.refused
     assert "file:///etc/passwd" in fetcher.refused
     assert canary.hits == []

@@ -7,8 +7,11 @@ import openpyxl
 import pandas as pd
 import pytest
 from factories import make_model
+from xlsxwriter.format import Format
+from xlsxwriter.sharedstrings import SharedStringTable
+from xlsxwriter.worksheet import Worksheet
 
-from reporter.render import excel
+from reporter.render import excel, xlsx_rows
 from reporter.render.excel import render_xlsx
 
 SHEETS = [
@@ -185,21 +188,80 @@ def test_links_stop_at_the_cap_and_the_rest_stays_text(tmp_path, monkeypatch) ->
     ]
 
 
-def test_fast_rows_match_cell_by_cell_writing(tmp_path, monkeypatch) -> None:
-    assert excel.FAST_SHEET_DATA  # the installed XlsxWriter has the hook the fast path uses
-    model = make_model(hostile=True)
-    fast = openpyxl.load_workbook(render_xlsx(model, tmp_path / "fast.xlsx"))
-    monkeypatch.setattr(excel, "FAST_SHEET_DATA", False)
-    slow = openpyxl.load_workbook(render_xlsx(model, tmp_path / "slow.xlsx"))
-    for name in SHEETS:
+def assert_same_workbooks(fast: openpyxl.Workbook, slow: openpyxl.Workbook) -> None:
+    """Every sheet's values, links and number formats agree, cell by cell."""
+    assert fast.sheetnames == slow.sheetnames
+    for name in fast.sheetnames:
         assert list(fast[name].values) == list(slow[name].values), name
         fast_links = [c.coordinate for r in fast[name].iter_rows() for c in r if c.hyperlink]
         slow_links = [c.coordinate for r in slow[name].iter_rows() for c in r if c.hyperlink]
-        assert fast_links == slow_links
+        assert fast_links == slow_links, name
         styles = [(c.coordinate, c.number_format) for r in fast[name].iter_rows() for c in r]
         assert styles == [
             (c.coordinate, c.number_format) for r in slow[name].iter_rows() for c in r
-        ]
+        ], name
+
+
+@pytest.fixture(scope="module")
+def cell_by_cell(tmp_path_factory) -> openpyxl.Workbook:
+    """The hostile model's workbook written through XlsxWriter's public API only."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(excel, "FAST_SHEET_DATA", False)
+        path = render_xlsx(make_model(hostile=True), tmp_path_factory.mktemp("slow") / "s.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def test_fast_rows_match_cell_by_cell_writing(tmp_path, cell_by_cell) -> None:
+    assert excel.FAST_SHEET_DATA  # the installed XlsxWriter has every internal the path uses
+    fast = openpyxl.load_workbook(render_xlsx(make_model(hostile=True), tmp_path / "fast.xlsx"))
+    assert_same_workbooks(fast, cell_by_cell)
+
+
+def test_a_failure_while_preparing_rows_falls_back_to_cell_by_cell(
+    tmp_path, monkeypatch, cell_by_cell
+) -> None:
+    calls = []
+
+    def changed_internal(*args) -> str:
+        calls.append(args)
+        raise AttributeError("'SharedStringTable' object has no attribute 'string_table'")
+
+    monkeypatch.setattr(xlsx_rows, "cell_xml", changed_internal)
+    book = openpyxl.load_workbook(render_xlsx(make_model(hostile=True), tmp_path / "f.xlsx"))
+    assert len(calls) == len(TABLES)  # each table's sheet tried the fast path, and gave up
+    assert_same_workbooks(book, cell_by_cell)
+
+
+@pytest.mark.parametrize(
+    ("owner", "member", "replacement"),
+    [
+        (Worksheet, "_check_dimensions", lambda self, cell: 0),  # new signature
+        (Worksheet, "_write_sheet_data", lambda self, rows: None),
+        (Worksheet, "_assemble_xml_file", lambda self: None),  # no longer calls the hook
+        (SharedStringTable, "_get_shared_string_index", None),  # gone
+        (Format, "_get_xf_index", lambda self, workbook: 0),
+    ],
+)
+def test_a_changed_xlsxwriter_internal_turns_the_fast_path_off(
+    monkeypatch, owner, member, replacement
+) -> None:
+    assert xlsx_rows.fast_path_supported()
+    if replacement is None:
+        monkeypatch.delattr(owner, member)
+    else:
+        monkeypatch.setattr(owner, member, replacement)
+    assert not xlsx_rows.fast_path_supported()
+
+
+def test_a_worksheet_without_an_expected_attribute_turns_the_fast_path_off(monkeypatch) -> None:
+    original = Worksheet.__init__
+
+    def without_file_handle(self) -> None:
+        original(self)
+        del self.fh
+
+    monkeypatch.setattr(Worksheet, "__init__", without_file_handle)
+    assert not xlsx_rows.fast_path_supported()
 
 
 def test_an_empty_report_still_has_every_sheet(tmp_path: Path) -> None:

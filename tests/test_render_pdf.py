@@ -4,18 +4,26 @@ import dataclasses
 import http.server
 import io
 import json
+import logging
+import multiprocessing
+import os
 import re
+import sys
 import threading
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import ClassVar
 
 import pytest
 from factories import make_model
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ContentStream
 
-from reporter.errors import UsageError
+from reporter.errors import RenderError, UsageError
 from reporter.render import pdf as pdf_module
-from reporter.render import pdf_appendix
-from reporter.render.pdf import AssetFetcher, FetchRefusedError, html_to_pdf, render_pdf
+from reporter.render import pdf_appendix, pdf_engine
+from reporter.render.pdf import render_pdf
+from reporter.render.pdf_engine import AssetFetcher, FetchRefusedError, html_to_pdf
 
 SECTION_TITLES = [
     "Executive summary",
@@ -139,24 +147,166 @@ def test_detail_all_lists_every_attempt(tmp_path):
         assert appendix.count(str(execution_id)) >= attempts, execution_id
 
 
-def test_parallel_appendix_keeps_outline_numbers_and_attachments(tmp_path, monkeypatch):
-    # Small thresholds drive the multi-process path with a small model.
+def content_is_well_formed(reader: PdfReader, page) -> bool:
+    """Whether a page's content is compressed and its graphics states nest (q ... Q)."""
+    contents = page["/Contents"].get_object()
+    if isinstance(contents, list) or contents.get("/Filter") != "/FlateDecode":
+        return False
+    depth = 0
+    for _, operator in ContentStream(contents, reader).operations:
+        depth += (operator == b"q") - (operator == b"Q")
+        if depth < 0 or operator in (b"QQ", b"qQ", b"Qq"):
+            return False
+    return depth == 0
+
+
+def render_appendix_in_parts(model, path, monkeypatch, workers: int = 2) -> PdfReader:
+    """Render ``model`` with every attempt, its appendix laid out in parts by ``workers``."""
+    # Small thresholds drive the parts path with a small model.
     monkeypatch.setattr(pdf_module, "PARALLEL_ROWS", 20)
-    monkeypatch.setattr(pdf_appendix, "CHUNK_ROWS", 25)
-    model = make_model(servers=12)
-    reader = PdfReader(render_pdf(model, tmp_path / "parallel.pdf", detail="all"))
-    pages = [page.extract_text() for page in reader.pages]
+    monkeypatch.setattr(pdf_appendix, "APPENDIX_CHUNK_ROWS", 25)
+    monkeypatch.setattr(pdf_appendix, "pool_workers", lambda: workers)
+    return PdfReader(render_pdf(model, path, detail="all"))
+
+
+@pytest.fixture(scope="module")
+def in_parts(tmp_path_factory):
+    """An 8-server model's PDF with its appendix laid out by two worker processes."""
+    folder = tmp_path_factory.mktemp("parts")
+    model = make_model(servers=8)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        reader = render_appendix_in_parts(model, folder / "parallel.pdf", monkeypatch)
+    one_piece = render_pdf(model, folder / "one-piece.pdf", detail="all")
+    return model, reader, [page.extract_text() for page in reader.pages], one_piece
+
+
+def test_parallel_appendix_keeps_outline_numbers_and_attachments(in_parts):
+    model, reader, pages, _ = in_parts
     total = len(pages)
     for number, text in enumerate(pages, start=1):
         assert text.count(f"Page {number} of {total}") == 1, number
     assert all(title in outline_titles(reader) for title in SECTION_TITLES)
     assert {"servers.csv", "failed-patches.csv"} <= set(reader.attachments)
     assert reader.trailer["/Root"]["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"pdfaid:part(>|=\")3", xmp)
     assert reader.metadata.author == "reporter"
     assert reader.metadata["/Producer"].startswith("WeasyPrint")
     appendix = "\n".join(pages).split("Appendix: patch detail")[-1]
     for execution_id, attempts in model.patches["execution_id"].value_counts().items():
         assert appendix.count(str(execution_id)) >= attempts, execution_id
+
+
+def test_stamped_pages_stay_well_formed_and_compact(in_parts):
+    _, reader, _, one_piece = in_parts
+    assert all(content_is_well_formed(reader, page) for page in reader.pages)
+    # Every stamp shares its fonts and no replaced content is left behind in the file: the
+    # merged PDF is about the size of the same report laid out in one piece (each part
+    # embeds its own font subsets), not several times it.
+    assert reader.stream.getbuffer().nbytes < 2 * one_piece.stat().st_size
+
+
+def test_stamping_uses_no_deprecated_pypdf_call(in_parts, tmp_path):
+    _, reader, _, _ = in_parts
+    body = io.BytesIO()
+    writer = PdfWriter()
+    for page in reader.pages[:3]:
+        writer.add_page(page)
+    writer.write(body)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        merged = pdf_appendix.merge(body.getvalue(), [body.getvalue()], "A4")
+    assert len(PdfReader(io.BytesIO(merged)).pages) == 6
+    assert [w for w in caught if issubclass(w.category, DeprecationWarning)] == []
+
+
+def test_appendix_in_one_process_where_there_is_no_pool(in_parts, tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("no worker process may be started")
+
+    monkeypatch.setattr(pdf_appendix, "ProcessPoolExecutor", no_pool)
+    model, _, pooled_pages, _ = in_parts
+    reader = render_appendix_in_parts(model, tmp_path / "one.pdf", monkeypatch, workers=0)
+    assert [page.extract_text() for page in reader.pages] == pooled_pages
+    assert all(content_is_well_formed(reader, page) for page in reader.pages)
+
+
+@pytest.fixture
+def render_warnings():
+    """What reporter.render logs at WARNING and above during the test.
+
+    Listened to on the logger itself: a CLI run earlier in the process stops "reporter"
+    records from reaching the root logger, and so pytest's caplog.
+    """
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("reporter.render")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_a_broken_pool_falls_back_to_this_process(in_parts, tmp_path, monkeypatch, render_warnings):
+    parent, lay_out = os.getpid(), pdf_appendix.html_to_pdf
+
+    def killed_in_a_worker(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(1)  # as the out-of-memory killer would end it
+        return lay_out(*args, **kwargs)
+
+    monkeypatch.setattr(pdf_appendix, "html_to_pdf", killed_in_a_worker)
+    model, _, pooled_pages, _ = in_parts
+    reader = render_appendix_in_parts(model, tmp_path / "fallback.pdf", monkeypatch)
+    [warning] = [record.getMessage() for record in render_warnings]
+    assert "worker process" in warning and "in this process" in warning
+    assert [page.extract_text() for page in reader.pages] == pooled_pages
+
+
+def test_a_pool_that_cannot_start_falls_back_to_this_process(
+    in_parts, tmp_path, monkeypatch, render_warnings
+):
+    class Unstartable(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            raise OSError(11, "Resource temporarily unavailable")  # fork: EAGAIN
+
+    monkeypatch.setattr(pdf_appendix, "ProcessPoolExecutor", Unstartable)
+    model, _, pooled_pages, _ = in_parts
+    reader = render_appendix_in_parts(model, tmp_path / "no-fork.pdf", monkeypatch)
+    [warning] = [record.getMessage() for record in render_warnings]
+    assert "in one process" in warning
+    assert [page.extract_text() for page in reader.pages] == pooled_pages
+
+
+def test_an_error_in_a_worker_is_not_taken_for_a_broken_pool(tmp_path, monkeypatch):
+    def broken_template(*args, **kwargs):
+        raise ValueError("a template error")
+
+    monkeypatch.setattr(pdf_appendix, "render_template", broken_template)
+    with pytest.raises(RenderError, match="a template error"):
+        render_appendix_in_parts(make_model(servers=8), tmp_path / "x.pdf", monkeypatch)
+
+
+def test_worker_processes_only_where_fork_is_safe_and_cpus_are_free(monkeypatch):
+    monkeypatch.setattr(pdf_appendix, "usable_cpus", lambda: 8)
+    assert pdf_appendix.pool_workers() == pdf_appendix.WORKERS
+    monkeypatch.setattr(pdf_appendix, "usable_cpus", lambda: 1)
+    assert pdf_appendix.pool_workers() == 0
+    monkeypatch.setattr(pdf_appendix, "usable_cpus", lambda: 8)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # Windows
+    assert pdf_appendix.pool_workers() == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(pdf_appendix, "usable_cpus", lambda: 8)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert pdf_appendix.pool_workers() == 0
+
+
+def test_chunks_are_balanced_and_cover_every_row():
+    rows = [{"n": n} for n in range(3001)]
+    parts = pdf_appendix.chunked(rows, 2)
+    assert [row for part in parts for row in part] == rows
+    assert len(parts) == 3 and max(map(len, parts)) - min(map(len, parts)) < len(parts)
+    assert len(pdf_appendix.chunked(rows[:10], 2)) == 2
 
 
 def test_bad_options_are_usage_errors(tmp_path):
@@ -195,14 +345,14 @@ def test_hostile_title_is_text_and_fetches_nothing(tmp_path, loopback_server):
     model = make_model(servers=6, hostile=True)
     title = f"Q4 <img src={loopback_server}/title.png> <img src=file:///etc/passwd>"
     model = dataclasses.replace(model, meta=dataclasses.replace(model.meta, title=title))
-    before = len(pdf_module.REFUSED_URLS)
+    before = len(pdf_engine.REFUSED_URLS)
     reader = PdfReader(render_pdf(model, tmp_path / "hostile.pdf", detail="all"))
     text = text_of(reader)
     assert "<img src=file:///etc/passwd>" in text
     assert f"<img src={loopback_server}/title.png>" in text
     assert "<script>alert(1)</script>" in text
     assert Recorder.requests == []
-    assert len(pdf_module.REFUSED_URLS) == before  # escaped: nothing even asked for
+    assert len(pdf_engine.REFUSED_URLS) == before  # escaped: nothing even asked for
 
 
 def test_fetcher_refuses_everything_but_packaged_assets(loopback_server):

@@ -30,8 +30,9 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-from reporter.fileio import atomic_write, neutralise
+from reporter.fileio import atomic_write
 from reporter.model import PATCH_COLUMNS, ReportModel
+from reporter.render.cells import LIST_SEPARATOR, factorize_column, neutralise
 
 # Rows converted and written per step: big enough for the C writer to dominate, small
 # enough that a million-row export never holds every cell as text at once.
@@ -126,27 +127,12 @@ def column_cells(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ``codes`` numbers each cell's distinct value; ``lookup`` holds the quoted CSV field of each
     distinct value and ends with ``""``, the code of an unknown value.
     """
-    codes, uniques = factorize(series)
+    codes, uniques = factorize_column(series)
     texts = [quote(text) for text in distinct_texts(uniques)]
     lookup = np.empty(len(texts) + 1, dtype=object)
     lookup[: len(texts)] = texts
     lookup[-1] = ""
     return np.where(codes < 0, len(texts), codes), lookup
-
-
-def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Index | pd.api.extensions.ExtensionArray]:
-    """``pd.factorize`` that also copes with unhashable cells (lists) by joining them first."""
-    try:
-        return pd.factorize(series, use_na_sentinel=True)
-    except TypeError:
-        return pd.factorize(series.map(join_list, na_action="ignore"), use_na_sentinel=True)
-
-
-def join_list(value: object) -> object:
-    """A list or tuple cell as ``;``-joined text (how ``kbs`` reads); anything else unchanged."""
-    if isinstance(value, list | tuple):
-        return ";".join(str(item) for item in value)
-    return value
 
 
 def distinct_texts(uniques: object) -> list[str]:
@@ -167,10 +153,10 @@ def distinct_texts(uniques: object) -> list[str]:
         return [str(int(value)) for value in uniques]
     if dtype is not None and pd.api.types.is_float_dtype(dtype):
         return [number_text(float(value)) for value in uniques]
-    return [cell_text(value) for value in uniques]
+    return [csv_text(value) for value in uniques]
 
 
-def cell_text(value: object) -> str:
+def csv_text(value: object) -> str:
     """The CSV text of one known value of a text (object) column."""
     if isinstance(value, str):
         return neutralise(value)
@@ -186,7 +172,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Iterable) and not isinstance(value, bytes | dict):
-        return neutralise(";".join(str(item) for item in value))
+        return neutralise(LIST_SEPARATOR.join(str(item) for item in value))
     return neutralise(str(value))
 
 

@@ -14,14 +14,12 @@ that): each column is planned once on its distinct values (text neutralised and 
 shared-string table, times turned into Excel serial numbers in one vectorised step), and the
 big tables' rows are then written as joined XML by
 :class:`reporter.render.xlsx_rows.RowsXmlWorksheet` instead of one
-XlsxWriter call per cell. The workbook itself (styles, panes, filters, conditional formats,
-links, packaging) is XlsxWriter's.
+XlsxWriter call per cell (or cell by cell through XlsxWriter's public API, about a fifth as
+fast, when its internals are not as that class expects). The workbook itself (styles, panes,
+filters, conditional formats, links, packaging) is XlsxWriter's.
 """
 
-import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -31,26 +29,24 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-try:  # XlsxWriter >= 3.2: a parsed link can be reused for every cell of the same KB
+try:  # XlsxWriter >= 3.2.3: a parsed link can be reused for every cell of the same KB
     from xlsxwriter.url import Url
 except ImportError:  # pragma: no cover - older XlsxWriter parses each link string itself
     Url = None
 
 from reporter.codes import RESULT_CODES
+from reporter.derive import KB_NUMBER
 from reporter.errors import RenderError
-from reporter.fileio import atomic_path, neutralise
+from reporter.fileio import atomic_path
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
 from reporter.model import ReportModel
-from reporter.render.csv import factorize
+from reporter.render.cells import KB_ARTICLE_URL, neutralise
+from reporter.render.xlsx_columns import ColumnPlan, plan_column
 from reporter.render.xlsx_rows import FAST_SHEET_DATA, RowsXmlWorksheet
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_URLS = 65_530  # hyperlinks per sheet
-EXCEL_MAX_TEXT = 32_767  # UTF-16 units per cell
-EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")  # serial day 0 of the 1900 system
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
-KB_URL = "https://support.microsoft.com/help/{}"
-KB_PATTERN = re.compile(r"KB(\d{4,8})")
 WIDTH_SAMPLE = 200  # rows looked at to size a column
 MIN_WIDTH, MAX_WIDTH = 6, 60
 
@@ -142,43 +138,6 @@ class Styles:
         self.failed = workbook.add_format({"bg_color": "#F8D7DA", "font_color": "#842029"})
 
 
-@dataclass
-class ColumnPlan:
-    """One column, planned once: ``values[codes]`` is every cell (None = blank).
-
-    ``values`` holds a cell value per distinct value of the column (text neutralised, times as
-    Excel serial numbers) and ends with None, which code -1 (unknown) picks.
-    """
-
-    name: str
-    kind: str  # datetime | number | boolean | text
-    codes: np.ndarray
-    values: np.ndarray
-
-
-def plan_column(name: str, series: pd.Series) -> ColumnPlan:
-    """Plan a column by its type; the conversion runs on distinct values only."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        inner = dtype.categories.dtype
-        if not (pd.api.types.is_object_dtype(inner) or pd.api.types.is_string_dtype(inner)):
-            return plan_column(name, series.astype(inner))
-    codes, uniques = factorize(series)
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        kind, cells = "datetime", excel_serials(pd.DatetimeIndex(uniques))
-    elif pd.api.types.is_bool_dtype(dtype):
-        kind, cells = "boolean", [bool(value) for value in uniques]
-    elif pd.api.types.is_numeric_dtype(dtype):
-        numbers = np.asarray(uniques, dtype="float64")
-        kind, cells = "number", [v if math.isfinite(v) else None for v in numbers.tolist()]
-    else:
-        kind, cells = "text", [excel_text(value) for value in uniques]
-    values = np.empty(len(cells) + 1, dtype=object)
-    values[: len(cells)] = cells
-    values[-1] = None
-    return ColumnPlan(name, kind, codes.astype(np.int32), values)
-
-
 def write_table(
     workbook: xlsxwriter.Workbook,
     styles: Styles,
@@ -226,15 +185,26 @@ def write_table(
             rule = {"type": "formula", "criteria": criteria, "format": styles.failed}
             sheet.conditional_format(1, 0, rows, last_col, rule)
         linked = kb_links(plans[kb_col], start, stop) if kb_col is not None else None
-        if fast:
-            sheet.load_rows(plans, headers, start, stop, linked, styles)
-        else:
-            sheet.write_row(0, 0, headers, styles.header)
-            columns = [plan.values[plan.codes[start:stop]].tolist() for plan in plans]
-            for number, row in enumerate(zip(*columns, strict=True), start=1):
-                sheet.write_row(number, 0, row)
+        formats = (styles.header, styles.date, styles.link)
+        if not (fast and sheet.load_rows(plans, headers, start, stop, linked, formats)):
+            write_cells(sheet, styles, plans, headers, start, stop)
         if linked is not None:
             write_kb_links(sheet, styles, plans[kb_col], kb_col, start, linked)
+
+
+def write_cells(
+    sheet: Worksheet,
+    styles: Styles,
+    plans: Sequence[ColumnPlan],
+    headers: Sequence[str],
+    start: int,
+    stop: int,
+) -> None:
+    """Write the header and rows ``start:stop`` cell by cell, through XlsxWriter's public API."""
+    sheet.write_row(0, 0, headers, styles.header)
+    columns = [plan.values[plan.codes[start:stop]].tolist() for plan in plans]
+    for number, row in enumerate(zip(*columns, strict=True), start=1):
+        sheet.write_row(number, 0, row)
 
 
 def write_kb_links(
@@ -246,53 +216,21 @@ def write_kb_links(
         code = int(plan.codes[start + position])
         kb = plan.values[code]
         if Url is None:
-            sheet.write_url(position + 1, col, KB_URL.format(kb[2:]), styles.link, kb)
+            sheet.write_url(position + 1, col, KB_ARTICLE_URL.format(kb[2:]), styles.link, kb)
             continue
         url = urls.get(code)
         if url is None:
-            url = urls[code] = Url(KB_URL.format(kb[2:]))
+            url = urls[code] = Url(KB_ARTICLE_URL.format(kb[2:]))
             url.text = kb
         sheet.write_url(position + 1, col, url, styles.link)
 
 
 def kb_links(plan: ColumnPlan, start: int, stop: int) -> np.ndarray:
     """Which rows of ``start:stop`` get a KB link: KB numbers only, at most Excel's cap."""
-    is_kb = np.array([isinstance(v, str) and bool(KB_PATTERN.fullmatch(v)) for v in plan.values])
+    is_kb = np.array([isinstance(v, str) and bool(KB_NUMBER.fullmatch(v)) for v in plan.values])
     linked = is_kb[plan.codes[start:stop]]
     linked &= np.cumsum(linked) <= EXCEL_MAX_URLS
     return linked
-
-
-def excel_serials(index: pd.DatetimeIndex) -> list:
-    """Times as Excel serial day numbers (UTC, time zone dropped); unknown as None."""
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
-    days = (index.to_numpy("datetime64[ns]") - EXCEL_EPOCH) / np.timedelta64(1, "D")
-    cells = [None if value != value else value for value in days.tolist()]
-    # Before 1900-03-01 Excel's serials are off by its 1900 leap-year bug: write such a
-    # (never expected) time as text rather than as a wrong date.
-    for position in np.flatnonzero(days < 61):
-        cells[position] = index[position].isoformat()
-    return cells
-
-
-def excel_text(value: object) -> str | bool | float | None:
-    """One known value of a text column as a cell value (text neutralised; "" as blank)."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, list | tuple):
-        value = ";".join(str(item) for item in value)
-    elif isinstance(value, datetime):
-        value = value.isoformat()
-    text = neutralise(str(value))
-    if len(text) > EXCEL_MAX_TEXT // 2:
-        # Cut to the cell limit here: XlsxWriter would cut too, but then stop the row.
-        encoded = text.encode("utf-16-le")[: EXCEL_MAX_TEXT * 2]
-        text = encoded.decode("utf-16-le", errors="ignore")
-    return text or None
 
 
 def header_label(name: str, kind: str, as_written: bool = False) -> str:

@@ -6,15 +6,15 @@ Every filter accepts a missing value (``None``, ``NaN``, ``NaT``, ``pd.NA``) and
 
 import math
 import numbers
-import re
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from reporter.derive import KB_NUMBER
+from reporter.render.cells import KB_ARTICLE_URL, cut_text
+
 MISSING = "—"
-_KB = re.compile(r"KB(\d{6,8})", re.IGNORECASE)
-_SUPPORT_URL = "https://support.microsoft.com/help/{}"
 
 
 def is_missing(value: Any) -> bool:
@@ -43,6 +43,15 @@ def text(value: Any, empty: str = MISSING) -> str:
         return empty
     result = str(value)
     return result if result.strip() else empty
+
+
+def cell(value: Any, empty: str = MISSING) -> str:
+    """A table cell's text: as :func:`text`, cut at ``CELL_TEXT_LIMIT`` with an ellipsis.
+
+    >>> cell("x" * 400)[-3:], len(cell("x" * 400))
+    ('xx…', 300)
+    """
+    return cut_text(text(value, empty))
 
 
 def timestamp(value: Any, empty: str = MISSING) -> str:
@@ -121,8 +130,8 @@ def kb_url(value: Any) -> str | None:
     """The Microsoft support article for a KB number (``KB3135998``), else None."""
     if is_missing(value):
         return None
-    match = _KB.fullmatch(str(value).strip())
-    return _SUPPORT_URL.format(match.group(1)) if match else None
+    match = KB_NUMBER.fullmatch(str(value).strip())
+    return KB_ARTICLE_URL.format(match.group(1)) if match else None
 
 
 def status_class(value: Any) -> str:
@@ -155,6 +164,7 @@ def sort_key(value: Any) -> str:
 
 FILTERS = {
     "text": text,
+    "cell": cell,
     "timestamp": timestamp,
     "timestamp_short": timestamp_short,
     "day": day,

@@ -10,12 +10,16 @@ from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.templating import render_template
 from reporter.render.view import (
-    TOP,
     Column,
     Table,
     build_view,
     capped,
     columns_with,
+    completeness_table,
+    failure_summary_table,
+    hresults_table,
+    kb_rollup_table,
+    problems_table,
     records,
     template_context,
 )
@@ -23,37 +27,6 @@ from reporter.render.view import (
 FULL_LIST = "the full list is in the CSV and Excel reports."
 
 SERVER = Column("server_id", "Server", "id", sub="account_alias")
-FAILURE_SUMMARY_COLUMNS = [
-    Column("patch_key", "Patch", "kb", width="17%", sub="title"),
-    Column("result", "Result", width="16%", sub="result_meaning"),
-    Column("hresult", "HRESULT", "code", width="15%", sub="hresult_name"),
-    Column("hresult_meaning", "Error meaning", width="30%"),
-    Column("servers", "Servers", "number", width="10%"),
-    Column("attempts", "Attempts", "number", width="12%"),
-]
-KB_ROLLUP_COLUMNS = [
-    Column("patch_key", "Patch", "kb", width="14%"),
-    Column("title", "Title", width="38%"),
-    Column("classification", "Classification", width="14%"),
-    Column("servers_attempted", "Servers", "number", width="8%"),
-    Column("servers_succeeded", "Succeeded", "number", width="9%"),
-    Column("servers_failed", "Failed", "number", width="8%"),
-    Column("attempts", "Attempts", "number", width="9%"),
-]
-COMPLETENESS_COLUMNS = [
-    Column("server_id", "Server", "id", width="17%", sub="account_alias"),
-    Column("finding", "Finding", width="17%"),
-    Column("group", "Group", width="28%", sub="data_center"),
-    Column("reason", "What the account says", width="30%"),
-    Column("line", "Line", "number", width="8%"),
-]
-PROBLEM_COLUMNS = [
-    Column("line", "Line", "number", width="6%"),
-    Column("kind", "Kind", width="13%"),
-    Column("server_id", "Server", width="17%", sub="account_alias"),
-    Column("execution_id", "Execution", width="13%"),
-    Column("reason", "Reason", width="51%"),
-]
 
 
 def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]:
@@ -85,13 +58,8 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             int((servers["compliance"] == NON_COMPLIANT).sum()),
             empty="No server is non-compliant.",
         ),
-        "failure-summary": capped(
-            "failure-summary",
-            FAILURE_SUMMARY_COLUMNS,
-            model.failure_summary,
-            TOP,
-            "patch and error combinations; every failed attempt is listed below.",
-            empty="No patch failed.",
+        "failure-summary": failure_summary_table(
+            model, "patch and error combinations; every failed attempt is listed below."
         ),
         "failed": capped(
             "failed",
@@ -110,9 +78,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             f"failed attempts; {FULL_LIST}",
             empty="No patch failed.",
         ),
-        "kb-rollup": Table(
-            "kb-rollup", KB_ROLLUP_COLUMNS, records(model.kb_rollup), len(model.kb_rollup)
-        ),
+        "kb-rollup": kb_rollup_table(model),
         "servers": Table(
             "servers",
             columns_with(
@@ -160,21 +126,8 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             "executions; the full list is in the Excel report.",
             empty="No execution is in the figures.",
         ),
-        "completeness": Table(
-            "completeness",
-            COMPLETENESS_COLUMNS,
-            records(model.completeness),
-            len(model.completeness),
-            empty="Nothing missing: the inventory lists every active server in scope, and the "
-            "account has every server it lists.",
-        ),
-        "problems": Table(
-            "problems",
-            PROBLEM_COLUMNS,
-            records(model.problems),
-            len(model.problems),
-            empty="No problems: every inventory row is in the figures.",
-        ),
+        "completeness": completeness_table(model),
+        "problems": problems_table(model),
         "patch-detail": capped(
             "patch-detail",
             [
@@ -193,17 +146,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             f"patch attempts; {FULL_LIST}",
             empty="No patch attempts in the figures.",
         ),
-        "hresults": Table(
-            "hresults",
-            [
-                Column("hresult", "HRESULT", "code", width="16%"),
-                Column("hresult_name", "Name", width="34%"),
-                Column("hresult_meaning", "Meaning", width="50%"),
-            ],
-            records(model.hresults),
-            0,
-            interactive=False,
-        ),
+        "hresults": hresults_table(model),
     }
 
 

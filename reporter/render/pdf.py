@@ -2,89 +2,46 @@
 
 The PDF is bounded by the fleet, not by the number of patch attempts: failures are summarised
 per patch and per server, and the full patch detail is an appendix only on request
-(``detail="all"``). A long appendix is laid out in parallel
-(see :mod:`reporter.render.pdf_appendix`).
+(``detail="all"``). A long appendix is laid out in chunks, in parallel where the platform
+allows (see :mod:`reporter.render.pdf_appendix`). Every cell's text is cut at
+``CELL_TEXT_LIMIT`` characters, so no payload can make a page slow to lay out.
 
-WeasyPrint fetches nothing but the packaged assets: :class:`AssetFetcher` refuses every other
-URL (``file:``, ``http:``, ``data:``, ...) and records the refusal.
+WeasyPrint fetches nothing but the packaged assets (see :mod:`reporter.render.pdf_engine`).
 """
 
-import importlib.util
-import mimetypes
 from pathlib import Path
 
 import pandas as pd
-from weasyprint import HTML, Attachment
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint import Attachment
 
 from reporter.errors import RenderError, UsageError
 from reporter.fileio import atomic_write
-from reporter.gcpause import collector_paused
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
-from reporter.render.html import (
-    COMPLETENESS_COLUMNS,
-    FAILURE_SUMMARY_COLUMNS,
-    KB_ROLLUP_COLUMNS,
-    PROBLEM_COLUMNS,
-)
-from reporter.render.templating import assets_dir, render_template
+from reporter.render.pdf_appendix import render_with_appendix
+from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
+from reporter.render.templating import render_template
 from reporter.render.view import (
-    TOP,
+    SUMMARY_ROWS,
     Column,
     Table,
     build_view,
     capped,
+    completeness_table,
+    failure_summary_table,
+    hresults_table,
+    kb_rollup_table,
+    problems_table,
     records,
     template_context,
 )
 
-ASSET_SCHEME = "reporter-asset"
 PAGE_SIZES = {"a4": "A4", "letter": "Letter"}
 VARIANTS = {"pdf/a-3u": "pdf/a-3u", "none": None}
 DETAILS = ("none", "all")
 ATTACHED_FAILURES = 100_000  # rows of failed-patches.csv; more are in the CSV report
 EXECUTION_ROWS = 500  # executions needing attention listed in the PDF
-PARALLEL_ROWS = 1000  # from this many appendix rows on, lay the appendix out in parallel
-
-# Every URL any fetcher refused in this process, for tests and diagnostics.
-REFUSED_URLS: list[str] = []
-
-
-class FetchRefusedError(ValueError):
-    """The PDF asked for a URL that is not a packaged asset."""
-
-
-class AssetFetcher(URLFetcher):
-    """A WeasyPrint URL fetcher that serves only ``reporter-asset:NAME`` from the assets folder.
-
-    Anything else raises :class:`FetchRefusedError` and is recorded in ``refused`` and in
-    :data:`REFUSED_URLS`, so that a test can show a hostile value caused no fetch.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols=[ASSET_SCHEME], allow_redirects=False)
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        """Serve a packaged asset; refuse everything else."""
-        prefix = f"{ASSET_SCHEME}:"
-        if url.startswith(prefix):
-            folder = assets_dir().resolve()
-            path = (folder / url[len(prefix) :].lstrip("/")).resolve()
-            if folder in path.parents and path.is_file():
-                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": kind})
-        self.refused.append(url)
-        REFUSED_URLS.append(url)
-        raise FetchRefusedError(f"the PDF may load only packaged assets, not {url[:200]!r}")
-
-
-def html_to_pdf(page: str, fetcher: AssetFetcher, variant: str | None, **options: object) -> bytes:
-    """Lay out and write one HTML document with ``fetcher`` as its only way out."""
-    with collector_paused(collect_after=True):
-        document = HTML(string=page, base_url=f"{ASSET_SCHEME}:/", url_fetcher=fetcher)
-        return document.write_pdf(pdf_variant=variant, **options)
+PARALLEL_ROWS = 1000  # from this many appendix rows on, lay the appendix out in chunks
 
 
 def attributes_text(model: ReportModel, frame: pd.DataFrame) -> pd.Series:
@@ -102,8 +59,8 @@ def attributes_text(model: ReportModel, frame: pd.DataFrame) -> pd.Series:
     return text
 
 
-def with_attributes(model: ReportModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with an ``attributes`` column for the PDF's narrow tables."""
+def with_attributes_text(model: ReportModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``attributes`` column, one line of text, for the PDF's narrow tables."""
     frame = frame.copy()
     frame["attributes"] = attributes_text(model, frame)
     return frame
@@ -122,7 +79,7 @@ APPENDIX_COLUMNS = [
 
 def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]:
     """The PDF's tables: one row per server or per KB at most, never one per attempt."""
-    servers = with_attributes(model, model.servers)
+    servers = with_attributes_text(model, model.servers)
     attributes = (
         [Column("attributes", "Attributes", width="18%")] if model.attribute_columns else []
     )
@@ -159,13 +116,8 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             0,
             empty="No server is non-compliant.",
         ),
-        "failure-summary": capped(
-            "failure-summary",
-            FAILURE_SUMMARY_COLUMNS,
-            model.failure_summary,
-            TOP,
-            "patch and error combinations, most servers first.",
-            empty="No patch failed.",
+        "failure-summary": failure_summary_table(
+            model, "patch and error combinations, most servers first."
         ),
         "failures-by-server": capped(
             "failures-by-server",
@@ -176,11 +128,11 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
                 Column("failed_kbs", "Still failing", width="56%"),
             ],
             failing,
-            TOP,
+            SUMMARY_ROWS,
             "servers with failed attempts, most failures first.",
             empty="No server had a failed attempt.",
         ),
-        "kb-rollup": Table("kb-rollup", KB_ROLLUP_COLUMNS, records(model.kb_rollup), 0),
+        "kb-rollup": kb_rollup_table(model),
         "servers": Table(
             "servers",
             [
@@ -225,34 +177,12 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             "executions needing attention; every execution is in the Excel report.",
             empty="Every execution completed with no failed or pending patch.",
         ),
-        "completeness": Table(
-            "completeness",
-            COMPLETENESS_COLUMNS,
-            records(model.completeness),
-            0,
-            empty="Nothing missing: the inventory lists every active server in scope, and the "
-            "account has every server it lists.",
-        ),
-        "problems": Table(
-            "problems",
-            PROBLEM_COLUMNS,
-            records(model.problems),
-            0,
-            empty="No problems: every inventory row is in the figures.",
-        ),
+        "completeness": completeness_table(model),
+        "problems": problems_table(model),
         "patch-detail": Table(
             "patch-detail", APPENDIX_COLUMNS, records(detail), len(detail), css="appendix"
         ),
-        "hresults": Table(
-            "hresults",
-            [
-                Column("hresult", "HRESULT", "code", width="16%"),
-                Column("hresult_name", "Name", width="34%"),
-                Column("hresult_meaning", "Meaning", width="50%"),
-            ],
-            records(model.hresults),
-            0,
-        ),
+        "hresults": hresults_table(model),
     }
 
 
@@ -348,7 +278,7 @@ def render_pdf(
     pdf_variant = VARIANTS[variant]
     attachments = pdf_attachments(model, manifest_path) if pdf_variant else []
     rows = len(model.patches) if detail == "all" else 0
-    parallel = rows >= PARALLEL_ROWS and importlib.util.find_spec("pypdf") is not None
+    parallel = rows >= PARALLEL_ROWS
     view = build_view(
         model,
         medium="pdf",
@@ -370,8 +300,6 @@ def render_pdf(
 
     try:
         if parallel:
-            from reporter.render.pdf_appendix import render_with_appendix
-
             keys = {c.key for c in APPENDIX_COLUMNS} | {c.sub for c in APPENDIX_COLUMNS if c.sub}
             chunk_context = {
                 k: context[k]
@@ -394,7 +322,6 @@ def render_pdf(
                 size,
             )
             fetcher.refused.extend(refused)
-            REFUSED_URLS.extend(refused)
         else:
             pdf = render_body()
     except (OSError, RuntimeError, ValueError) as error:

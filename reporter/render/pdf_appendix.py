@@ -1,4 +1,4 @@
-"""A long patch-detail appendix laid out in parallel, then merged into the report's PDF.
+"""A long patch-detail appendix laid out in chunks, in parallel where it can be, then merged.
 
 WeasyPrint lays out about 150 table rows a second on one core, and its documents cannot cross
 process boundaries. So the appendix is cut into chunks that worker processes render to PDF
@@ -6,41 +6,73 @@ bytes while this process renders the body of the report; pypdf then appends the 
 to the body (keeping its outline, metadata, output intent and attachments) and writes
 "Page X of Y" on every page from one small stamp document, since no part knows the total
 while it is being laid out.
+
+The workers are forked, so that they inherit the loaded fonts and templates instead of
+importing them again. Where forking is not possible (Windows) or not safe (macOS), where one
+CPU is all there is, or when the pool fails (a worker killed, no process to be had), the
+chunks are laid out one after the other in this process: slower, the same PDF.
 """
 
 import io
+import logging
 import math
 import multiprocessing
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 
+from reporter.render.pdf_engine import REFUSED_URLS, AssetFetcher, html_to_pdf
 from reporter.render.templating import asset_text, render_template
 from reporter.render.view import Column, Table
 
-WORKERS = 2
-CHUNK_ROWS = 1500  # big enough to amortise a document's set-up, small enough to balance
+log = logging.getLogger("reporter.render")
+
+WORKERS = 2  # worker processes at most
+APPENDIX_CHUNK_ROWS = 1500  # enough to amortise a document's set-up, few enough to balance
+
+# One laid-out chunk: its PDF and the URLs its fetcher refused (none, unless something is wrong).
+Chunk = tuple[bytes, list[str]]
+# What makes the pool unusable, as opposed to an error in the rendering itself.
+POOL_FAILURES = (BrokenProcessPool, OSError)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform says, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def pool_workers() -> int:
+    """How many worker processes may lay out the appendix: 0 for none.
+
+    None where ``fork`` is missing (Windows) or unsafe (macOS, whose system frameworks may
+    crash a forked child), and none with a single usable CPU, where a pool only adds work.
+    """
+    if sys.platform == "darwin" or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    cpus = usable_cpus()
+    return min(WORKERS, cpus) if cpus > 1 else 0
 
 
 def chunked(rows: Sequence[dict[str, Any]], workers: int = WORKERS) -> list[Sequence[dict]]:
-    """Cut ``rows`` into at least ``workers`` nearly equal chunks of at most ~CHUNK_ROWS."""
-    count = max(workers, math.ceil(len(rows) / CHUNK_ROWS))
+    """Cut ``rows`` into at least ``workers`` nearly equal chunks of APPENDIX_CHUNK_ROWS or so."""
+    count = max(workers, math.ceil(len(rows) / APPENDIX_CHUNK_ROWS))
     size = math.ceil(len(rows) / count) or 1
     return [rows[start : start + size] for start in range(0, len(rows), size)]
 
 
-def render_chunk(
-    context: dict[str, Any], columns: list[Column], rows: Sequence[dict]
-) -> tuple[bytes, list[str]]:
-    """Render one chunk of appendix rows to PDF bytes (runs in a worker process).
+def render_chunk(context: dict[str, Any], columns: list[Column], rows: Sequence[dict]) -> Chunk:
+    """Render one chunk of appendix rows to PDF bytes (in a worker process, or here).
 
     Returns the PDF and the URLs its fetcher refused (none, unless something is wrong).
     """
-    from reporter.render.pdf import AssetFetcher, html_to_pdf  # the worker's own imports
-
     table = Table("patch-detail", columns, list(rows), len(rows), css="appendix")
     page = render_template("appendix.html.j2", table=table, **context)
     fetcher = AssetFetcher()
@@ -48,13 +80,13 @@ def render_chunk(
 
 
 def render_with_appendix(
-    body: Any,
+    body: Callable[[], bytes],
     context: dict[str, Any],
     columns: list[Column],
     rows: Sequence[dict[str, Any]],
     page_size: str,
 ) -> tuple[bytes, list[str]]:
-    """Render the report body (``body()`` -> PDF bytes) and the appendix rows side by side.
+    """Render the report body (``body()`` -> PDF bytes) and the appendix rows, then merge them.
 
     Args:
         body: a function rendering the report's body in this process, returning PDF bytes.
@@ -64,16 +96,78 @@ def render_with_appendix(
         page_size: the CSS page size, for the page-number stamps.
 
     Returns:
-        The merged PDF and the URLs the workers' fetchers refused.
+        The merged PDF and the URLs the chunks' fetchers refused.
     """
-    # fork: the workers inherit the loaded fonts and templates instead of importing again.
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(render_chunk, context, columns, part) for part in chunked(rows)]
+    workers = pool_workers()
+    parts = chunked(rows, max(workers, 1))
+    chunks: list[Chunk | None] = [None] * len(parts)
+    if workers:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = submit_chunks(pool, context, columns, parts)
+            main = body()
+            collect_chunks(futures, chunks)
+    else:
         main = body()
-        chunks = [future.result() for future in futures]
-    writer = PdfWriter(clone_from=io.BytesIO(main))
-    producer = writer.metadata.get("/Producer") if writer.metadata else None
-    for pdf, _ in chunks:
+    laid_out = [
+        chunk if chunk is not None else render_chunk(context, columns, part)
+        for chunk, part in zip(chunks, parts, strict=True)
+    ]
+    return merge(main, [pdf for pdf, _ in laid_out], page_size), [
+        url for _, refused in laid_out for url in refused
+    ]
+
+
+def submit_chunks(
+    pool: ProcessPoolExecutor,
+    context: dict[str, Any],
+    columns: list[Column],
+    parts: list[Sequence[dict]],
+) -> list[Future]:
+    """Hand the chunks to ``pool``: those it took (a warning if the pool would not take all)."""
+    futures: list[Future] = []
+    try:
+        for part in parts:
+            futures.append(pool.submit(render_chunk, context, columns, part))
+    except POOL_FAILURES as error:
+        log.warning("laying out the PDF appendix in one process: %s", error)
+    return futures
+
+
+def collect_chunks(futures: list[Future], chunks: list[Chunk | None]) -> None:
+    """Fill ``chunks`` with the pool's results; a chunk the pool failed to deliver stays None.
+
+    The URLs the workers' fetchers refused join :data:`REFUSED_URLS` of this process. An error
+    raised by the rendering itself (not by the pool) goes up as it is.
+    """
+    failure: BaseException | None = None
+    for index, future in enumerate(futures):
+        try:
+            pdf, refused = future.result()
+        except POOL_FAILURES as error:
+            failure = failure or error
+        else:
+            chunks[index] = pdf, refused
+            REFUSED_URLS.extend(refused)
+    if failure is not None:
+        missing = sum(chunk is None for chunk in chunks)
+        log.warning(
+            "a worker process laying out the PDF appendix failed (%s); laying out %d of %d "
+            "parts in this process",
+            failure,
+            missing,
+            len(chunks),
+        )
+
+
+def merge(main: bytes, chunks: list[bytes], page_size: str) -> bytes:
+    """The body's PDF with every chunk's pages appended and every page numbered.
+
+    The body keeps its outline, metadata, output intent and attachments.
+    """
+    body = PdfReader(io.BytesIO(main))
+    producer = body.metadata.get("/Producer") if body.metadata else None
+    writer = PdfWriter(clone_from=body)
+    for pdf in chunks:
         for page in PdfReader(io.BytesIO(pdf)).pages:
             writer.add_page(page)
     stamp_page_numbers(writer, page_size)
@@ -81,18 +175,15 @@ def render_with_appendix(
         writer.add_metadata({"/Producer": producer})
     out = io.BytesIO()
     writer.write(out)
-    return out.getvalue(), [url for _, refused in chunks for url in refused]
+    return out.getvalue()
 
 
 def stamp_page_numbers(writer: PdfWriter, page_size: str) -> None:
     """Write "Page X of Y" in the footer of every page, as the one-piece PDF does.
 
     The numbers come from a document of empty pages whose footer is laid out by WeasyPrint
-    with the report's own style; each of its pages becomes a form drawn over the matching
-    page, without rewriting (or even reading) the pages' own content.
+    with the report's own style; each of its pages is merged over the matching page.
     """
-    from reporter.render.pdf import AssetFetcher, html_to_pdf
-
     total = len(writer.pages)
     style = f"{asset_text('stamp.css')}\n@page {{ size: {page_size}; }}"
     pages = '<div class="p"></div>' * total
@@ -103,31 +194,7 @@ def stamp_page_numbers(writer: PdfWriter, page_size: str) -> None:
     stamps = PdfReader(io.BytesIO(html_to_pdf(page, AssetFetcher(), None)))
     if len(stamps.pages) != total:
         raise RuntimeError(f"page-number stamps: {len(stamps.pages)} pages for {total}")
-    save = writer._add_object(_stream(b"q\n"))  # pypdf has no public way to add a stream
-    for number, (target, stamp) in enumerate(zip(writer.pages, stamps.pages, strict=True)):
-        form = _stream(stamp.get_contents().get_data())
-        form.update(
-            {
-                NameObject("/Type"): NameObject("/XObject"),
-                NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): stamp.mediabox,
-                NameObject("/Resources"): stamp["/Resources"].clone(writer),
-            }
-        )
-        name = NameObject(f"/ReporterPage{number + 1}")
-        resources = target["/Resources"].get_object()
-        if "/XObject" not in resources:
-            resources[NameObject("/XObject")] = DictionaryObject()
-        resources["/XObject"].get_object()[name] = writer._add_object(form)
-        draw = writer._add_object(_stream(f"\nQ q {name} Do Q\n".encode("ascii")))
-        contents = target["/Contents"]
-        parts = (
-            list(contents.get_object()) if isinstance(contents.get_object(), list) else [contents]
-        )
-        target[NameObject("/Contents")] = ArrayObject([save, *parts, draw])
-
-
-def _stream(data: bytes) -> DecodedStreamObject:
-    stream = DecodedStreamObject()
-    stream.set_data(data)
-    return stream
+    for target, stamp in zip(writer.pages, stamps.pages, strict=True):
+        target.merge_page(stamp)
+        # merge_page leaves the joined content uncompressed: compress it again.
+        target.compress_content_streams()

@@ -14,7 +14,7 @@ from reporter.codes import RESULT_CODES
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
 from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT, ReportModel
 from reporter.render import charts
-from reporter.render.filters import number, percent
+from reporter.render.filters import number, percent, timestamp
 
 # (id, title) in the order of SPEC 5. The PDF moves "patch-detail" to the end as an appendix.
 SECTIONS = [
@@ -50,7 +50,7 @@ RESULT_OUTCOMES = {
     4: "failed",
     5: "failed",
 }
-TOP = 50  # rows of the PDF's failure summaries
+SUMMARY_ROWS = 50  # rows of the failure summaries (by patch and error; by server in the PDF)
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,89 @@ def capped(
     if limit is not None and total > limit:
         note = f"Showing {number(limit)} of {number(total)} {rest}"
     return Table(table_id, columns, records(frame, limit), total, note=note, **options)
+
+
+def failure_summary_table(model: ReportModel, rest: str) -> Table:
+    """The failed attempts per patch and error, most servers first (HTML and PDF)."""
+    columns = [
+        Column("patch_key", "Patch", "kb", width="17%", sub="title"),
+        Column("result", "Result", width="16%", sub="result_meaning"),
+        Column("hresult", "HRESULT", "code", width="15%", sub="hresult_name"),
+        Column("hresult_meaning", "Error meaning", width="30%"),
+        Column("servers", "Servers", "number", width="10%"),
+        Column("attempts", "Attempts", "number", width="12%"),
+    ]
+    return capped(
+        "failure-summary",
+        columns,
+        model.failure_summary,
+        SUMMARY_ROWS,
+        rest,
+        empty="No patch failed.",
+    )
+
+
+def kb_rollup_table(model: ReportModel) -> Table:
+    """Each patch across the fleet (HTML and PDF)."""
+    columns = [
+        Column("patch_key", "Patch", "kb", width="14%"),
+        Column("title", "Title", width="38%"),
+        Column("classification", "Classification", width="14%"),
+        Column("servers_attempted", "Servers", "number", width="8%"),
+        Column("servers_succeeded", "Succeeded", "number", width="9%"),
+        Column("servers_failed", "Failed", "number", width="8%"),
+        Column("attempts", "Attempts", "number", width="9%"),
+    ]
+    return Table("kb-rollup", columns, records(model.kb_rollup), len(model.kb_rollup))
+
+
+def completeness_table(model: ReportModel) -> Table:
+    """The completeness check's findings (HTML and PDF)."""
+    columns = [
+        Column("server_id", "Server", "id", width="17%", sub="account_alias"),
+        Column("finding", "Finding", width="17%"),
+        Column("group", "Group", width="28%", sub="data_center"),
+        Column("reason", "What the account says", width="30%"),
+        Column("line", "Line", "number", width="8%"),
+    ]
+    return Table(
+        "completeness",
+        columns,
+        records(model.completeness),
+        len(model.completeness),
+        empty="Nothing missing: the inventory lists every active server in scope, and the "
+        "account has every server it lists.",
+    )
+
+
+def problems_table(model: ReportModel) -> Table:
+    """The problems list (HTML and PDF)."""
+    columns = [
+        Column("line", "Line", "number", width="6%"),
+        Column("kind", "Kind", width="13%"),
+        Column("server_id", "Server", width="17%", sub="account_alias"),
+        Column("execution_id", "Execution", width="13%"),
+        Column("reason", "Reason", width="51%"),
+    ]
+    return Table(
+        "problems",
+        columns,
+        records(model.problems),
+        len(model.problems),
+        empty="No problems: every inventory row is in the figures.",
+    )
+
+
+def hresults_table(model: ReportModel) -> Table:
+    """The HRESULTs found in the report, with their names and meanings (the methodology)."""
+    columns = [
+        Column("hresult", "HRESULT", "code", width="16%"),
+        Column("hresult_name", "Name", width="34%"),
+        Column("hresult_meaning", "Meaning", width="50%"),
+    ]
+    return Table(
+        "hresults", columns, records(model.hresults), len(model.hresults), interactive=False
+    )
 
 
 def attribute_columns(model: ReportModel) -> list[Column]:
@@ -213,10 +296,8 @@ def _pairs(series: pd.Series) -> list[tuple[str, int]]:
     return [(str(key), int(value)) for key, value in series.items() if not pd.isna(value)]
 
 
-def title_facts(model: ReportModel) -> list[tuple[str, str]]:
+def title_block_facts(model: ReportModel) -> list[tuple[str, str]]:
     """The title block: what the report covers and where its data came from."""
-    from reporter.render.filters import timestamp
-
     meta = model.meta
     span = "no executions in the figures"
     if meta.span_start is not None and not pd.isna(meta.span_start):
@@ -267,7 +348,7 @@ def build_view(
         tables=table_factory(model, detail_limit),
         result_codes=result_codes,
         rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE},
-        facts=title_facts(model),
+        facts=title_block_facts(model),
     )
 
 

@@ -4,21 +4,79 @@ XlsxWriter spends about 5 µs per cell in Python; a 150,000-row patch table woul
 minute that way. :class:`RowsXmlWorksheet` prepares each column's distinct values as ready
 ``<c>`` elements once and joins them per row. Text never enters the XML here: it goes to the
 workbook's shared-string table, which XlsxWriter escapes when it writes it.
+
+This leans on XlsxWriter internals (listed in :data:`INTERNALS`), which a release may change
+without notice. :func:`fast_path_supported` checks every one of them, with the signatures
+used, before the fast path is taken, and :meth:`RowsXmlWorksheet.load_rows` gives up (the
+caller then writes the cells one by one through the public API) on any surprise while it
+prepares the rows.
 """
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-from xlsxwriter.sharedstrings import SharedStringTable
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-if TYPE_CHECKING:
-    from reporter.render.excel import ColumnPlan, Styles
+from reporter.render.xlsx_columns import ColumnPlan
+
+try:
+    from xlsxwriter.sharedstrings import SharedStringTable
+except ImportError:  # pragma: no cover - an XlsxWriter without it gets the public path
+    SharedStringTable = None
+
+log = logging.getLogger("reporter.render")
 
 XML_CHUNK_ROWS = 16_384  # data rows joined into one write
 ROW_MARK = "\x00"  # stands for the row number in a prepared <c> element (never in XML text)
+
+# The XlsxWriter internals the fast path uses: (owner, member, arguments it is called with).
+INTERNALS: list[tuple[str, str, tuple[Any, ...]]] = [
+    ("Worksheet", "_write_sheet_data", ()),  # overridden; called while the sheet is assembled
+    ("Worksheet", "_check_dimensions", (0, 0)),  # records the used range for <dimension>
+    ("SharedStringTable", "_get_shared_string_index", ("text",)),  # a string's table index
+    ("Format", "_get_xf_index", ()),  # a format's index in the cell style table
+]
+# ...and the instance attributes: ``str_table`` (the workbook's SharedStringTable, given to
+# each sheet), ``fh`` (the open XML file while the sheet is assembled) and ``constant_memory``
+# (off, or the sheet data is streamed by another method).
+ATTRIBUTES = ("str_table", "fh", "constant_memory")
+
+
+def _accepts(owner: type | None, member: str, arguments: tuple[Any, ...]) -> bool:
+    """Whether ``owner.member`` is a method that can be called with ``arguments``."""
+    function = getattr(owner, member, None)
+    if not callable(function):
+        return False
+    try:
+        inspect.signature(function).bind(None, *arguments)  # None stands for self
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def fast_path_supported() -> bool:
+    """Whether the installed XlsxWriter has every internal the fast path uses, as it uses them.
+
+    Checks each method of :data:`INTERNALS` with its call's arguments, that the sheet's
+    assembly still calls ``_write_sheet_data``, and that a new worksheet has the attributes of
+    :data:`ATTRIBUTES`.
+    """
+    owners = {"Worksheet": Worksheet, "SharedStringTable": SharedStringTable, "Format": Format}
+    if not all(_accepts(owners[owner], name, args) for owner, name, args in INTERNALS):
+        return False
+    assemble = getattr(Worksheet, "_assemble_xml_file", None)
+    if "_write_sheet_data" not in getattr(getattr(assemble, "__code__", None), "co_names", ()):
+        return False
+    try:
+        probe = Worksheet()
+    except Exception:  # any failure means: not the XlsxWriter we know
+        return False
+    return all(hasattr(probe, name) for name in ATTRIBUTES)
 
 
 class RowsXmlWorksheet(Worksheet):
@@ -30,8 +88,8 @@ class RowsXmlWorksheet(Worksheet):
     its cells' elements. Everything else in the sheet (columns, panes, filter, conditional
     formats, hyperlinks) and the whole package stay XlsxWriter's.
 
-    This overrides XlsxWriter's ``_write_sheet_data`` hook; :data:`FAST_SHEET_DATA` is off (and
-    cells are written one by one) with an XlsxWriter that lacks the hooks used.
+    Until :meth:`load_rows` succeeds, the sheet is an ordinary XlsxWriter worksheet: cells
+    written through the public API are written as XlsxWriter writes them.
     """
 
     def __init__(self) -> None:
@@ -39,24 +97,60 @@ class RowsXmlWorksheet(Worksheet):
         self.header_xml = ""
         self.columns: list[tuple[np.ndarray, np.ndarray | None]] = []
         self.row_count = 0
+        self.prepared = False
 
     def load_rows(
         self,
-        plans: Sequence["ColumnPlan"],
+        plans: Sequence[ColumnPlan],
         headers: Sequence[str],
         start: int,
         stop: int,
         linked: np.ndarray | None,
-        styles: "Styles",
+        formats: tuple[Format, Format, Format],
+    ) -> bool:
+        """Prepare rows ``start:stop`` of the planned columns, below a header row.
+
+        Args:
+            plans: the table's columns, planned.
+            headers: the header row's texts.
+            start: the first row of the plans to write.
+            stop: the row after the last.
+            linked: which rows of the ``kb`` column get the link format (None: no links).
+            formats: the header's, the times' and the links' formats.
+
+        Returns:
+            True if the rows are ready; False if this XlsxWriter did not behave as expected,
+            in which case nothing is prepared and the caller writes the cells itself.
+        """
+        try:
+            self._prepare(plans, headers, start, stop, linked, formats)
+        except Exception as error:  # any surprise from XlsxWriter's internals
+            log.debug("writing the sheet %s cell by cell: %r", self.name, error)
+            self.header_xml, self.columns, self.row_count = "", [], 0
+            self.prepared = False
+            return False
+        self.prepared = True
+        return True
+
+    def _prepare(
+        self,
+        plans: Sequence[ColumnPlan],
+        headers: Sequence[str],
+        start: int,
+        stop: int,
+        linked: np.ndarray | None,
+        formats: tuple[Format, Format, Format],
     ) -> None:
-        """Prepare rows ``start:stop`` of the planned columns, below a header row."""
         strings = self.str_table
-        date_xf = styles.date._get_xf_index()
-        link_xf = styles.link._get_xf_index()
-        header_xf = styles.header._get_xf_index()
+        if not isinstance(strings, SharedStringTable) or self.constant_memory:
+            raise TypeError("not the shared-string table and in-memory sheet expected")
+        header_format, date_format, link_format = formats
+        header_xf, date_xf, link_xf = (
+            int(f._get_xf_index()) for f in (header_format, date_format, link_format)
+        )
+        index = strings._get_shared_string_index
         self.header_xml = '<row r="1">' + "".join(
-            f'<c r="{xl_col_to_name(col)}1" s="{header_xf}" t="s">'
-            f"<v>{strings._get_shared_string_index(text)}</v></c>"
+            f'<c r="{xl_col_to_name(col)}1" s="{header_xf}" t="s"><v>{int(index(text))}</v></c>'
             for col, text in enumerate(headers)
         )
         self.header_xml += "</row>"
@@ -64,13 +158,11 @@ class RowsXmlWorksheet(Worksheet):
         for col, plan in enumerate(plans):
             letter = xl_col_to_name(col)
             style = f' s="{date_xf}"' if plan.kind == "datetime" else ""
-            xml = [cell_xml(letter, value, style, strings) for value in plan.values]
-            lookup = np.array(xml, dtype=object)
+            lookup = np.array([cell_xml(letter, v, style, index) for v in plan.values], object)
             codes = plan.codes[start:stop]
             if linked is not None and plan.name == "kb":
                 links = np.array(
-                    [cell_xml(letter, v, f' s="{link_xf}"', strings) for v in plan.values],
-                    dtype=object,
+                    [cell_xml(letter, v, f' s="{link_xf}"', index) for v in plan.values], object
                 )
                 self.columns.append((np.where(linked, links[codes], lookup[codes]), None))
             else:
@@ -80,6 +172,9 @@ class RowsXmlWorksheet(Worksheet):
         self._check_dimensions(max(self.row_count, 1), max(len(plans) - 1, 0))
 
     def _write_sheet_data(self) -> None:
+        if not self.prepared:
+            super()._write_sheet_data()
+            return
         self.fh.write("<sheetData>")
         self.fh.write(self.header_xml)
         for first in range(0, self.row_count, XML_CHUNK_ROWS):
@@ -101,8 +196,11 @@ class RowsXmlWorksheet(Worksheet):
         self.fh.write("</sheetData>")
 
 
-def cell_xml(letter: str, value: object, style: str, strings: SharedStringTable) -> str:
-    """The ``<c>`` element of one cell value, its row number left as :data:`ROW_MARK`."""
+def cell_xml(letter: str, value: object, style: str, index: Callable[[str], int]) -> str:
+    """The ``<c>`` element of one cell value, its row number left as :data:`ROW_MARK`.
+
+    ``index`` gives a text's position in the shared-string table.
+    """
     if value is None:
         return ""
     ref = f'<c r="{letter}{ROW_MARK}"{style}'
@@ -110,9 +208,7 @@ def cell_xml(letter: str, value: object, style: str, strings: SharedStringTable)
         return f'{ref} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, float):
         return f"{ref}><v>{value:.16G}</v></c>"
-    return f'{ref} t="s"><v>{strings._get_shared_string_index(value)}</v></c>'
+    return f'{ref} t="s"><v>{int(index(str(value)))}</v></c>'
 
 
-FAST_SHEET_DATA = all(
-    callable(getattr(Worksheet, hook, None)) for hook in ("_write_sheet_data", "_check_dimensions")
-)
+FAST_SHEET_DATA = fast_path_supported()
