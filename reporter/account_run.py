@@ -127,7 +127,7 @@ def inventory_from_archive(archive_dir: Path) -> Inventory:
 
 
 def completeness(
-    source: ServersSource | None,
+    source: ServersSource,
     inventory: Inventory,
     default_alias: str | None,
     aliases: Iterable[str],
@@ -142,9 +142,6 @@ def completeness(
     """
     found: dict[str, AccountListing | str] = dict(listings or {})
     for alias in sorted({alias.upper() for alias in aliases} - set(found)):
-        if source is None:
-            found[alias] = "no servers API to ask"
-            continue
         try:
             listing = list_account(source, alias)
         except AuthenticationError as error:

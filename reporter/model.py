@@ -167,6 +167,11 @@ class Coverage:
         return self.active - self.listed
 
     @property
+    def listed_pct(self) -> float:
+        """Listed servers as a percentage of the active servers in scope (100 when none)."""
+        return 100.0 * self.listed / self.active if self.active else 100.0
+
+    @property
     def lines(self) -> list[str]:
         """What the executive summary says of it, one sentence per account."""
         if not self.performed:

@@ -9,12 +9,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 from readers import sheet_rows
+from test_faults import CASES
 
 from reporter.account import AccountListing, ListedServer, Scope
 from reporter.cli import main
 from reporter.completeness import check_completeness
 from reporter.inventory import load_inventory
-from reporter.simulator import FaultConfig, Fleet, SimServer
+from reporter.simulator import Fleet, SimServer
 
 FINDING_KEYS = ("Account alias", "Server ID", "Finding", "Data center", "Group", "Reason", "Line")
 
@@ -206,16 +207,7 @@ def test_the_check_under_the_fault_mix_gives_the_clean_result(
     options = ["--format", "xlsx", "--retries", "10", "--timeout", "0.75", "--concurrency", "16"]
     clean = tmp_path / "clean"
     assert run_cli(sim_factory(fleet), str(inventory), "--out", str(clean), *options)[0] == 0
-    faults = FaultConfig(
-        error_rate=0.15,
-        rate_limit=150,
-        hang_rate=0.01,
-        hang_seconds=3.0,
-        malformed_rate=0.03,
-        token_ttl_requests=20,
-        latency_ms=20,
-        seed=5,
-    )
+    faults = CASES["all"].faults  # every fault of the fault matrix at once
     sim = sim_factory(Fleet.generate(servers=20, executions_per_server=2, seed=7), faults)
     faulty = tmp_path / "faulty"
     code, output = run_cli(sim, str(inventory), "--out", str(faulty), *options)

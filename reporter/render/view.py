@@ -218,10 +218,8 @@ def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
         {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
         {
             "label": "Inventory coverage",
-            "value": f"{number(coverage.listed)} of {number(coverage.active)}"
-            if coverage.performed
-            else "—",
-            "detail": f"active servers listed ({number(coverage.not_listed)} not listed)"
+            "value": percent(coverage.listed_pct) if coverage.performed else "—",
+            "detail": f"{number(coverage.listed)} of {number(coverage.active)} active servers"
             if coverage.performed
             else "not checked",
             "css": "bad" if coverage.not_listed else "",
