@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reporter.account import Scope
+from reporter.account import AccountListing, Scope
 from reporter.account_run import (
     ACCOUNT_INPUT_NAME,
     TURNED_OFF,
@@ -126,7 +126,8 @@ def run_in(
         api_url = check_url(settings.api_url, "API URL")
         login_url = check_url(settings.login_url, "login URL")
         servers_api_url = settings.servers_api_url or servers_api_beside(settings.login_url)
-        if settings.all_servers or settings.completeness_check:
+        uses_servers_api = settings.all_servers or settings.completeness_check
+        if uses_servers_api:  # checked before the login, like the other URLs
             servers_api_url = check_url(servers_api_url, "servers API URL")
         credentials = credentials_from_env(settings.env)
         evidence = EvidenceStore(settings.out / "evidence")
@@ -144,10 +145,11 @@ def run_in(
             with timings.stage("login"):
                 login = client.login()
             default_alias = settings.account or login.account_alias
-            servers_api = client.servers_api(servers_api_url)
-            listings = {}
+            servers_api = client.servers_api(servers_api_url) if uses_servers_api else None
+            listings: dict[str, AccountListing] = {}
             if inventory is None:
                 with timings.stage("servers"), output_errors(evidence.path):
+                    assert servers_api is not None  # --all-servers always uses it
                     if not default_alias:
                         raise UsageError("the login does not say which account: pass --account")
                     inventory, listing, record_problems = inventory_from_account(
@@ -163,7 +165,7 @@ def run_in(
                     f"could not fetch any execution from {api_url}: {dead.reason}"
                 )
             with timings.stage("completeness"), output_errors(evidence.path):
-                if settings.completeness_check:
+                if servers_api is not None and settings.completeness_check:
                     aliases = {target.account_alias for target in targets} | set(listings)
                     findings, coverage = completeness(
                         servers_api, inventory, default_alias, aliases, scope, listings

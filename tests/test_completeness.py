@@ -301,3 +301,21 @@ def test_two_accounts_one_unreadable(tmp_path):
         "The inventory covers 1 of 1 active servers of account ONE (0 not listed).",
         "Inventory completeness of account TWO: not performed: access denied (HTTP 403)",
     ]
+
+
+def test_usage_errors_come_before_the_login(tmp_path, fleet, sim_factory, credentials, capsys):
+    sim = sim_factory(fleet)
+    inventory = write_servers(tmp_path / "inventory.csv", ids(fleet.servers))
+    out = str(tmp_path / "out")
+    cases = {
+        "neither": ([], "give an inventory file, or --all-servers"),
+        "both": ([str(inventory), "--all-servers"], "not both"),
+        "insecure": (
+            [str(inventory), "--servers-api-url", "http://servers.example.com/v2"],
+            "servers API URL http://servers.example.com/v2 would send credentials unencrypted",
+        ),
+    }
+    for options, message in cases.values():
+        code, _ = run_cli(sim, *options, "--out", out)
+        assert code == 2 and message in capsys.readouterr().err
+    assert sim.stats.logins == 0 and not (tmp_path / "out").exists()
