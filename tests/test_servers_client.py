@@ -147,9 +147,9 @@ def test_a_login_without_the_role_gets_a_failure_not_an_exception(sim_factory):
 def test_the_listing_survives_faults_and_expiring_tokens(sim_factory):
     fleet = fleet_of()
     clean = list_account(servers_api(sim_factory(fleet)), "OSD")
-    faults = FaultConfig(error_rate=0.3, malformed_rate=0.1, token_ttl_requests=5, seed=4)
+    faults = FaultConfig(error_rate=0.3, malformed_rate=0.1, token_ttl_requests=15, seed=4)
     sim = sim_factory(fleet_of(), faults)
-    source = servers_api(sim, retries=10)
+    source = servers_api(sim, retries=10, concurrency=4)
     assert list_account(source, "OSD") == clean
     listed = clean.servers if isinstance(clean, AccountListing) else ()
     records, problems = fetch_records(source, listed)
