@@ -265,7 +265,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
     sheet.set_column(1, 1, 70)
     sheet.write_row(0, 0, ["Item", "Value"], styles.header)
     sheet.freeze_panes(1, 0)
-    facts: list[tuple[str, object]] = [
+    facts: list[tuple[str | None, object]] = [
         ("Title", meta.title),
         ("Period", meta.period or f"not limited (report of {meta.label})"),
         ("Accounts", ", ".join(meta.accounts)),
