@@ -8,7 +8,6 @@ cannot be performed is reported as such, never as a failure.
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -27,7 +26,6 @@ from reporter.errors import (
 from reporter.fetch import (
     ArchiveServers,
     ArchiveSource,
-    EvidenceStore,
     PatchingClient,
     Progress,
     ServersSource,
@@ -36,16 +34,17 @@ from reporter.fetch import (
     list_account,
 )
 from reporter.fetch.contract import Failure
-from reporter.fetch.evidence import sha256_hex
-from reporter.fileio import atomic_write, output_errors
+from reporter.fileio import atomic_write, atomic_write_bytes, output_errors
 from reporter.inventory import Inventory, load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import Coverage
 from reporter.problems import FailureKind, Problem
+from reporter.runrecord import SAVED_INPUT
 
 log = logging.getLogger("reporter")
 
 ACCOUNT_LIST = "account-servers.csv"  # the --all-servers inventory, kept with the evidence
+ALL_SERVERS = "all_servers"  # the run.json setting that says the inventory is the account's
 ACCOUNT_INPUT_NAME = "account server list (API)"
 TURNED_OFF = "turned off (--no-completeness-check)"
 
@@ -91,39 +90,20 @@ def account_records(
 
 
 def inventory_from_account(
-    source: ServersSource, alias: str, scope: Scope, evidence: EvidenceStore, url: str
+    source: ServersSource, alias: str, scope: Scope, folder: Path
 ) -> tuple[Inventory, AccountListing, list[Problem]]:
     """``--all-servers``: the account's active servers in ``scope`` as the run's inventory.
 
-    The inventory CSV is saved with the evidence (``account-servers.csv``): its SHA-256 is the
-    report's input hash, and ``--from-archive`` reads it back.
+    The inventory CSV is kept in the label's evidence folder as the run's saved inventory
+    (``_input/account-servers.csv``): its SHA-256 is the report's input hash, and
+    ``--from-archive`` reads it back like any saved inventory.
     """
     listing, records, problems = account_records(
         source, alias, scope, progress=Progress(what="server records")
     )
-    data = inventory_csv(records)
-    evidence.save(ACCOUNT_LIST, url, data, datetime.now(UTC), fields={"kind": "account list"})
-    evidence.flush()
-    return load_inventory(evidence.path / ACCOUNT_LIST), listing, problems
-
-
-def inventory_from_archive(archive_dir: Path) -> Inventory:
-    """The ``--all-servers`` inventory an archived run saved, checked against its manifest.
-
-    Raises:
-        ArchiveError: the archive holds no account server list, or it was changed.
-    """
-    archive = ArchiveSource.open(archive_dir)
-    data = archive.saved_bytes(ACCOUNT_LIST)
-    if isinstance(data, Failure):
-        raise ArchiveError(
-            f"{archive_dir} holds no account server list ({data.reason}): it was not made "
-            "with --all-servers; give the inventory file instead"
-        )
-    inventory = load_inventory(archive.root / ACCOUNT_LIST)
-    if inventory.sha256 != sha256_hex(data):
-        raise ArchiveError(f"{archive.root / ACCOUNT_LIST} changed while it was read")
-    return inventory
+    path = Path(folder) / SAVED_INPUT / ACCOUNT_LIST
+    atomic_write_bytes(path, inventory_csv(records))
+    return load_inventory(path), listing, problems
 
 
 def completeness(

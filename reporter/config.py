@@ -21,6 +21,7 @@ DEFAULT_SERVERS_API_URL = "https://api.ctl.io/v2"
 LOGIN_PATH = "/authentication/login"  # where the Login API sits below the v2 API
 DEFAULT_INVENTORY_FILE = "account-servers.csv"
 FORMATS = ("html", "pdf", "xlsx", "csv")
+HISTORY_FILE = "history.sqlite"  # in the output folder, unless --history names another file
 CONFIG_FILE_NAME = "reporter.toml"
 CONFIG_MAX_BYTES = 1024 * 1024  # a config file is a few lines; anything this big is not one
 
@@ -42,6 +43,12 @@ def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError("a number")
     return float(value)
+
+
+def _history(value: object) -> str | bool:
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+        return value
+    raise TypeError("a path, or false to keep no history")
 
 
 def _boolean(value: object) -> bool:
@@ -77,6 +84,7 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "pdf_detail": _text,
     "pdf_variant": _text,
     "page_size": _text,
+    "history": _history,
     "servers_api_url": _text,
     "all_servers": _boolean,
     "completeness_check": _boolean,
@@ -90,11 +98,15 @@ SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "us
 class RunSettings:
     """Everything ``reporter run`` needs besides secrets.
 
-    ``inventory`` is None with ``all_servers``: the account's active servers are the inventory.
+    ``inventory`` may be None with ``from_archive`` (the archive's saved copy is used) and
+    with ``all_servers`` (the account's active servers are the inventory).
+    ``history`` is the history file, True for ``{out}/history.sqlite``, False for none.
+    ``given`` names the settings the user chose (command line or config file): a re-render
+    takes the others from the archive's run.json.
     ``servers_api_url`` None means beside the Login API (:func:`servers_api_beside`).
     """
 
-    inventory: Path | None = None
+    inventory: Path | None
     out: Path = Path("reports")
     formats: tuple[str, ...] = FORMATS
     period: Period | None = None
@@ -113,12 +125,21 @@ class RunSettings:
     page_size: str = "A4"
     timings: bool = False
     debug: bool = False
+    history: Path | bool = True
+    given: frozenset[str] = frozenset()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     servers_api_url: str | None = None
     all_servers: bool = False
     completeness_check: bool = True
     data_centers: tuple[str, ...] = ()
     group: str | None = None
+
+    @property
+    def history_file(self) -> Path | None:
+        """The history database this run records into, or None."""
+        if self.history is True:
+            return self.out / HISTORY_FILE
+        return self.history or None
 
 
 @dataclass(frozen=True)
@@ -193,13 +214,16 @@ def settings_from_args(
         all_servers = bool(config.get("all_servers", False)) and inventory is None
     if all_servers and inventory is not None:
         raise UsageError("give an inventory file or --all-servers, not both")
-    if not all_servers and inventory is None:
+    if not all_servers and not inventory and not archive:
         raise UsageError(
-            "give an inventory file, or --all-servers to report every active server of the account"
+            "give the inventory CSV, or --all-servers to report every active server of the "
+            "account (or --from-archive DIR)"
         )
+    chosen = ("period", "title", "account", "data_center", "group")
+    given = {name for name in chosen if pick(name) is not None}
     login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
     return RunSettings(
-        inventory=Path(inventory) if inventory is not None else None,
+        inventory=Path(inventory) if inventory else None,
         out=Path(pick("out", "reports")),
         formats=tuple(formats),
         period=Period.parse(period_text) if period_text else None,
@@ -218,6 +242,8 @@ def settings_from_args(
         page_size="Letter" if page_size.lower() == "letter" else "A4",
         timings=bool(getattr(args, "timings", False)),
         debug=bool(getattr(args, "debug", False)),
+        history=history_setting(args, config),
+        given=frozenset(given),
         env=env,
         servers_api_url=pick("servers_api_url")
         or env.get("REPORTER_SERVERS_API_URL")
@@ -227,6 +253,35 @@ def settings_from_args(
         data_centers=tuple(split_list(pick("data_center", ""), "data_center")),
         group=pick("group"),
     )
+
+
+def history_setting(args: argparse.Namespace, config: Mapping[str, object]) -> Path | bool:
+    """``--no-history``, else ``--history PATH``, else the config's ``history``, else True
+    (the output folder's file)."""
+    if getattr(args, "no_history", False):
+        return False
+    chosen = getattr(args, "history", None)
+    if chosen is None:
+        chosen = config.get("history", True)
+    if isinstance(chosen, bool):
+        return chosen
+    return Path(str(chosen))
+
+
+def history_file_for_listing(args: argparse.Namespace, cwd: Path | None = None) -> Path:
+    """The history file ``reporter history`` reads: ``--history PATH``, else the config's
+    ``history``, else ``history.sqlite`` in the config's ``out`` (default ``./reports``).
+
+    Raises:
+        UsageError: the config file turns history off and no ``--history`` is given.
+    """
+    config = load_config(getattr(args, "config", None), cwd or Path.cwd())
+    chosen = history_setting(args, config)
+    if chosen is False:
+        raise UsageError("the config file sets history = false: give --history PATH")
+    if chosen is True:
+        return Path(str(config.get("out", "reports"))) / HISTORY_FILE
+    return Path(chosen)
 
 
 def inventory_settings_from_args(

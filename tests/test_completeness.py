@@ -141,16 +141,17 @@ def test_all_servers_with_a_period_reports_every_active_server(
         assert row["group"] == fleet.directory.group_path(server.server_id)
         assert row["data_center"] == server.datacenter and row["power_state"] == server.power_state
         assert row["Cost Center"].startswith("CC-") and row["CMDB ID"].startswith("CI")
-    saved = out / "evidence" / "account-servers.csv"
+    saved = out / "evidence" / "2026-11" / "_input" / "account-servers.csv"
     facts = summary(out)
     assert facts["Input file"] == "account server list (API)"
     assert facts["Input file SHA-256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
     assert facts["Not in the inventory (OSD)"] == 0 and findings(out) == []
     assert f"covers {len(servers)} of {len(servers)} active servers" in output
 
-    again = tmp_path / "again"
-    argv = ["run", "--all-servers", "--from-archive", str(out), "--out", str(again)]
-    assert main([*argv, "--period", "2026-11", "--format", "xlsx,csv"], stdout=io.StringIO()) == 3
+    again = tmp_path / "again"  # the run.json says what the inventory was
+    argv = ["run", "--from-archive", str(out), "--out", str(again), "--format", "xlsx,csv"]
+    assert main(argv, stdout=io.StringIO()) == 3
+    assert summary(again)["Input file"] == "account server list (API)"
     assert summary(again)["Input file SHA-256"] == facts["Input file SHA-256"]
     assert sheet_rows(workbook(again), "Servers") == servers
     assert summary(again)["Active servers of OSD"] == len(servers)
@@ -197,7 +198,7 @@ def test_all_servers_without_the_servers_api_stops_with_one_line(
     assert (
         line.startswith("reporter: error: cannot list the servers of account OSD") and "403" in line
     )
-    assert not (tmp_path / "out" / "evidence" / "account-servers.csv").exists()
+    assert not list((tmp_path / "out").glob("evidence/*/_input/account-servers.csv"))
 
 
 def test_the_check_under_the_fault_mix_gives_the_clean_result(
@@ -258,6 +259,10 @@ def test_group_and_data_center_limit_the_scope(tmp_path, fleet, sim_factory, cre
         ]
         assert sorted(row[1] for row in rows) == sorted(expected)
         assert summary(out)["Inventory completeness scope"] == scope
+        again = tmp_path / f"{name}-again"  # the scope comes from the run's run.json
+        argv = ["run", "--from-archive", str(out), "--out", str(again), "--format", "xlsx"]
+        assert main(argv, stdout=io.StringIO()) == 0
+        assert findings(again) == rows and summary(again)["Inventory completeness scope"] == scope
     code, output = run_cli(
         sim, str(inventory), "--out", str(tmp_path / "none"), "--format", "xlsx", "--group", "Nope"
     )
@@ -308,7 +313,7 @@ def test_usage_errors_come_before_the_login(tmp_path, fleet, sim_factory, creden
     inventory = write_servers(tmp_path / "inventory.csv", ids(fleet.servers))
     out = str(tmp_path / "out")
     cases = {
-        "neither": ([], "give an inventory file, or --all-servers"),
+        "neither": ([], "give the inventory CSV, or --all-servers"),
         "both": ([str(inventory), "--all-servers"], "not both"),
         "insecure": (
             [str(inventory), "--servers-api-url", "http://servers.example.com/v2"],
