@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reporter.account import Scope
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -83,12 +84,15 @@ def run_in(
         if archive.record is not None:
             settings = with_recorded_settings(settings, archive)
     with timings.stage("inventory"):
-        inventory = load_inventory(inventory_path(settings, archive))
-        # The standard's files are checked before anything is fetched, like the inventory.
+        # With --all-servers (and no archive) the account's server list is the inventory.
+        listed = settings.inventory is not None or archive is not None
+        inventory = load_inventory(inventory_path(settings, archive)) if listed else None
+        # The standard's files are checked before anything is fetched, like the inventory
+        # (with --all-servers, its applies_to attributes once the account's list is read).
         standard = load_standard(
             settings.baseline,
             settings.exceptions,
-            inventory.attribute_columns,
+            inventory.attribute_columns if inventory is not None else None,
             sla_days=settings.sla_days,
             lookback_months=settings.baseline_lookback_months,
         )
@@ -98,6 +102,7 @@ def run_in(
         run_record: tuple[Path, RunRecord] | None = None
         ledger = store.ledger if store is not None else None
         if archive is not None:
+            assert inventory is not None  # an archive always has one (given, or saved)
             with timings.stage("archive"):
                 model = archive_model(
                     archive,
@@ -107,6 +112,8 @@ def run_in(
                     account=settings.account,
                     generated_at=generated_at,
                     data_source=f"evidence archive {settings.from_archive}",
+                    completeness_check=settings.completeness_check,
+                    scope=Scope.of(settings.data_centers, settings.group),
                     settings=settings,
                     standard=standard,
                     ledger=ledger,
@@ -237,6 +244,8 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    for line in model.coverage.lines:
+        print(f"  {line}", file=stdout)
     if kpis.unknown_outcome:
         print(
             f"  {kpis.unknown_outcome:,} patches of unknown outcome: the API gave only their count",

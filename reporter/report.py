@@ -39,7 +39,7 @@ from reporter.frames import (
 )
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
-from reporter.model import ReportMeta, ReportModel
+from reporter.model import Coverage, ReportMeta, ReportModel
 from reporter.notes import Notes
 from reporter.outcomes import failing_attempts
 from reporter.parse import read_payloads
@@ -62,6 +62,8 @@ def build_report(
     default_alias: str | None,
     label: str | None = None,
     reboot_pending_compliant: bool = True,
+    input_name: str | None = None,
+    completeness: tuple[pd.DataFrame, Coverage] | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
@@ -71,6 +73,10 @@ def build_report(
     were fetched under ``default_alias``. ``label`` names the report (default: the period,
     else the date of ``generated_at``); ``reboot_pending_compliant`` is the config's
     ``reboot_pending`` policy. Never raises on what the API sent.
+
+    ``input_name`` names the input when it is not the inventory file's name (the account's
+    server list, say); ``completeness`` is the completeness check's findings and coverage
+    (:mod:`reporter.completeness`), carried into the model as they are.
     """
     with collector_paused():
         batch, read_notes = read_payloads(distinct_executions(fetched))
@@ -116,13 +122,13 @@ def build_report(
             generated_at=generated_at,
             tool_version=__version__,
             data_source=data_source,
-            input_name=inventory.path.name,
+            input_name=input_name or inventory.path.name,
             input_sha256=inventory.sha256,
             manifest_sha256=manifest_sha256,
             span_start=start.min().to_pydatetime() if len(start) else None,
             span_end=start.max().to_pydatetime() if len(start) else None,
         )
-        return ReportModel(
+        model = ReportModel(
             meta=meta,
             kpis=kpis(
                 servers_frame,
@@ -148,6 +154,9 @@ def build_report(
             hresults=hresults_seen(patches),
             outside_period=outside,
         )
+        if completeness is not None:
+            model.completeness, model.coverage = completeness
+        return model
 
 
 def patch_rows(fetched: Sequence[FetchedExecution]) -> pd.DataFrame:

@@ -24,7 +24,9 @@ SHEETS = [
     "Patches",
     "Failed",
     "KB Rollup",
+    "Completeness",
     "Problems",
+    "Outside period",  # the factory's model has a period
     "Definitions",
 ]
 TABLES = SHEETS[1:-1]

@@ -16,11 +16,14 @@ SECTION_ORDER = [
     "summary",
     "trend",
     "non-compliant",
+    "reboot-pending",
     "failed",
     "kb-rollup",
     "servers",
     "executions",
+    "completeness",
     "problems",
+    "outside-period",  # the factory's model has a period
     "patch-detail",
     "methodology",
 ]

@@ -2,11 +2,9 @@
 a restart, required patches, exceptions, and executions outside the period."""
 
 from reporter.model import REBOOT_PENDING, ReportModel
+from reporter.render.history_tables import MORE, ROWS
 from reporter.render.view import Column, Table, capped, records
 from reporter.schema import OVERDUE
-
-ROWS = 500  # rows of the long lists; every one is in the Excel report
-MORE = "the full list is in the Excel report."
 
 
 def standard_tables(model: ReportModel) -> dict[str, Table]:

@@ -36,8 +36,17 @@ OUTCOME_SERIES = [
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
     """The executive summary's tiles: label, value, detail line and status class."""
     k = model.kpis
+    coverage = model.coverage
     tiles = [
         {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
+        {
+            "label": "Inventory coverage",
+            "value": percent(coverage.listed_pct) if coverage.performed else "—",
+            "detail": f"{number(coverage.listed)} of {number(coverage.active)} active servers"
+            if coverage.performed
+            else "not checked",
+            "css": "bad" if coverage.not_listed else "",
+        },
         {
             "label": "Compliant",
             "value": percent(k.compliant_pct),

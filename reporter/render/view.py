@@ -29,6 +29,7 @@ SECTIONS = [
     ("kb-rollup", "KB roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
+    ("completeness", "Inventory completeness"),
     ("problems", "Problems"),
     ("outside-period", "Executions outside the period"),
     ("patch-detail", "Patch detail"),
@@ -146,6 +147,25 @@ def kb_rollup_table(model: ReportModel) -> Table:
         Column("attempts", "Attempts", "number", width="9%"),
     ]
     return Table("kb-rollup", columns, records(model.kb_rollup), len(model.kb_rollup))
+
+
+def completeness_table(model: ReportModel) -> Table:
+    """The completeness check's findings (HTML and PDF)."""
+    columns = [
+        Column("server_id", "Server", "id", width="17%", sub="account_alias"),
+        Column("finding", "Finding", width="17%"),
+        Column("group", "Group", width="28%", sub="data_center"),
+        Column("reason", "What the account says", width="30%"),
+        Column("line", "Line", "number", width="8%"),
+    ]
+    return Table(
+        "completeness",
+        columns,
+        records(model.completeness),
+        len(model.completeness),
+        empty="Nothing missing: the inventory lists every active server in scope, and the "
+        "account has every server it lists.",
+    )
 
 
 def problems_table(model: ReportModel) -> Table:

@@ -29,6 +29,14 @@ class Standard:
         """Whether there is anything to measure against."""
         return self.baseline is not None or self.exceptions is not None
 
+    def for_inventory(self, attributes: Sequence[str]) -> "Standard":
+        """This standard with the baseline's ``applies_to`` checked against the inventory's
+        ``attributes`` (a row naming one it lacks becomes a problem); checking twice is
+        checking once."""
+        if self.baseline is None:
+            return self
+        return dataclasses.replace(self, baseline=with_known_attributes(self.baseline, attributes))
+
     @property
     def problems(self) -> list[Problem]:
         """The baseline's and exceptions' rows that cannot be used."""
@@ -41,26 +49,25 @@ class Standard:
 def load_standard(
     baseline: Path | None,
     exceptions: Path | None,
-    attributes: Sequence[str],
+    attributes: Sequence[str] | None,
     *,
     sla_days: Mapping[str, int] | None = None,
     lookback_months: int = DEFAULT_LOOKBACK_MONTHS,
 ) -> Standard:
     """Read the baseline and exceptions files (either may be None) and check the baseline's
-    ``applies_to`` attributes against the inventory's ``attributes``.
+    ``applies_to`` attributes against the inventory's ``attributes`` (None: not known yet, see
+    :meth:`Standard.for_inventory`).
 
     Raises:
         BaselineError, ExceptionsError: a file cannot be used at all (exit 2).
     """
-    loaded = load_baseline(baseline) if baseline is not None else None
-    if loaded is not None:
-        loaded = with_known_attributes(loaded, attributes)
-    return Standard(
-        baseline=loaded,
+    standard = Standard(
+        baseline=load_baseline(baseline) if baseline is not None else None,
         exceptions=load_exceptions(exceptions) if exceptions is not None else None,
         sla_days={**DEFAULT_SLA_DAYS, **(sla_days or {})},
         lookback_months=lookback_months,
     )
+    return standard.for_inventory(attributes) if attributes is not None else standard
 
 
 def with_known_attributes(baseline: Baseline, attributes: Sequence[str]) -> Baseline:

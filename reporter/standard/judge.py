@@ -110,9 +110,9 @@ def apply_standard(
         looked_back,
     )
     items = reasons_against(model.servers, verdicts.frame, verdicts.rows)
-    coverage = cover(items, model.servers, exceptions.rows if exceptions else [], reference)
+    matched = cover(items, model.servers, exceptions.rows if exceptions else [], reference)
     servers, required = judged_statuses(
-        model.servers, verdicts.frame, verdicts.rows, items, coverage
+        model.servers, verdicts.frame, verdicts.rows, items, matched
     )
     servers = sort_servers(servers)
     fleet = rollup(required, verdicts.rows, standard) if rows else model.required_rollup
@@ -158,7 +158,7 @@ def apply_standard(
         standard=summary,
         required=required,
         required_rollup=fleet,
-        exceptions=coverage.frame,
+        exceptions=matched.frame,
     )
 
 

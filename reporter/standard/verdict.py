@@ -92,7 +92,7 @@ def reasons_against(
 
 
 @dataclass
-class Coverage:
+class ExceptionCover:
     """Which reasons against the servers the exceptions cover, and each exception's standing."""
 
     covered: dict[int, ExceptionRow]  # item index -> the exception in force that covers it
@@ -104,7 +104,7 @@ def cover(
     servers: pd.DataFrame,
     exceptions: Sequence[ExceptionRow],
     reference: datetime,
-) -> Coverage:
+) -> ExceptionCover:
     """Match every exception against every reason; the first exception in force wins."""
     server_ids = servers["server_id"].astype(str).tolist()
     covered: dict[int, ExceptionRow] = {}
@@ -140,9 +140,9 @@ def cover(
             }
         )
     if not records:
-        return Coverage(covered, empty_frame(EXCEPTION_SCHEMA))
+        return ExceptionCover(covered, empty_frame(EXCEPTION_SCHEMA))
     frame = conform(pd.DataFrame(records, columns=EXCEPTION_SCHEMA.names), EXCEPTION_SCHEMA)
-    return Coverage(covered, frame)
+    return ExceptionCover(covered, frame)
 
 
 def overdue_text(row: pd.Series) -> str:
@@ -158,7 +158,7 @@ def judged_statuses(
     required: pd.DataFrame,
     rows: Sequence[BaselineRow],
     items: Sequence[Item],
-    coverage: Coverage,
+    cover: ExceptionCover,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The servers frame with the standard's statuses and reasons, and the required frame with
     the covered patches Excepted.
@@ -170,7 +170,7 @@ def judged_statuses(
     exception_text = required["exception"].astype(object).to_numpy(copy=True)
     # A failed patch whose required row is excepted is excepted with it.
     by_key: dict[tuple[int, str], ExceptionRow] = {}
-    for index, exception in coverage.covered.items():
+    for index, exception in cover.covered.items():
         item = items[index]
         if item.required is not None:
             state[item.required] = EXCEPTED
@@ -196,7 +196,7 @@ def judged_statuses(
         overdue, due = [], []
         for index in indexes:
             item = items[index]
-            exception = coverage.covered.get(index)
+            exception = cover.covered.get(index)
             if exception is None and item.required is None:
                 exception = by_key.get((server, item.label))
             if item.required is not None:
