@@ -144,12 +144,12 @@ def rebuilt_period(
     history store's patch ledger, for a baseline)."""
     record = folder.record
     if record is not None:
-        inventory = load_inventory(saved_inventory(folder.path, record))
+        saved = load_inventory(saved_inventory(folder.path, record))
         # Measured against the standard the run recorded, as --from-archive measures it.
         settings = with_recorded_settings(RunSettings(inventory=None), folder)
         model = archive_model(
             folder,
-            inventory,
+            saved,
             period=record.period,
             title=record.title or DEFAULT_TITLE,
             account=record.account,
@@ -159,7 +159,7 @@ def rebuilt_period(
             standard=load_standard(
                 settings.baseline,
                 settings.exceptions,
-                inventory.attribute_columns,
+                saved.attribute_columns,
                 sla_days=settings.sla_days,
                 lookback_months=settings.baseline_lookback_months,
             ),

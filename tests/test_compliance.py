@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from reporter.inventory import Inventory, InventoryRow
-from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT
+from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT, REBOOT_PENDING
 from reporter.problems import NOT_FOUND, Problem
 from reporter.records import FetchedExecution, Period
 from reporter.report import build_report
@@ -320,3 +320,44 @@ def test_hresults_and_failure_summary_are_model_figures():
         2,
         2,
     )
+
+
+def test_an_up_to_date_run_clears_only_the_failures_before_it():
+    model = build(
+        [
+            execution("WEB01", "VA1-1", "2026-10-01 03:00", [(KB_A, FAIL)]),
+            execution("WEB01", "VA1-2", "2026-10-05 03:00", []),
+            execution("WEB02", "VA1-3", "2026-10-01 03:00", []),
+            execution("WEB02", "VA1-4", "2026-10-05 03:00", [(KB_A, FAIL)]),
+        ]
+    )
+    assert status_of(model, "WEB01")[0] == COMPLIANT
+    assert status_of(model, "WEB02") == (NON_COMPLIANT, "1 patch failed: KB5031362")
+    assert model.failed.set_index("server_id")["still_failing"].to_dict() == {
+        "WEB01": False,
+        "WEB02": True,
+    }
+    assert model.kb_rollup.set_index("patch_key").loc["KB5031362", "servers_failed"] == 1
+
+
+def test_a_restart_is_pending_until_an_execution_completes_after_it():
+    reboot = "Result Code: 2, HResult: 0x00240005"
+    model = build(
+        [
+            execution("WEB01", "VA1-1", "2026-10-01 03:00", [(KB_A, reboot), (KB_B, OK)]),
+            execution("WEB02", "VA1-2", "2026-10-01 03:00", [(KB_A, reboot)]),
+            execution("WEB02", "VA1-3", "2026-10-03 03:00", [(KB_B, OK)]),
+            # A failure-class reboot code is a failure, not a pending restart.
+            execution("WEB03", "VA1-4", "2026-10-01 03:00", [(KB_A, "Result Code: 4, 0x80070BC9")]),
+        ]
+    )
+    status, reason = status_of(model, "WEB01")
+    assert status == REBOOT_PENDING
+    assert reason.startswith("restart pending: KB5031362 installed and asked for a restart")
+    assert status_of(model, "WEB02")[0] == COMPLIANT
+    assert status_of(model, "WEB03")[0] == NON_COMPLIANT
+    assert model.patches.set_index("execution_id").loc["VA1-1", "outcome"].tolist() == [
+        "warning",
+        "succeeded",
+    ]
+    assert (model.kpis.reboot_pending, model.kpis.compliant) == (1, 2)

@@ -273,7 +273,7 @@ def column_width(header: str, sample: Sequence, kind: str) -> float:
 def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportModel) -> None:
     """The Summary sheet: the title block and the executive-summary figures, one per row."""
     meta, kpis = model.meta, model.kpis
-    counts = kpis.status_counts()
+    statuses = kpis.status_counts()
     sheet = workbook.add_worksheet("Summary")
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 1, 70)
@@ -295,7 +295,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         ("Servers in scope", kpis.servers),
         ("Compliant (% of servers)", kpis.compliant_pct / 100),
         ("Servers counted as compliant", kpis.compliant),
-        ("Compliant servers", counts[COMPLIANT]),
+        ("Compliant servers", statuses[COMPLIANT]),
         ("Compliant (excepted) servers", kpis.excepted),
         ("Reboot pending servers", kpis.reboot_pending),
         (

@@ -1,8 +1,9 @@
 """The workbook's parts for the standard (SPEC 4a) and the executions outside the period: their
 sheets, their Summary lines and their Definitions."""
 
+from typing import Any
+
 import pandas as pd
-from xlsxwriter.worksheet import Worksheet
 
 from reporter.methodology import STANDARD_RULES
 from reporter.model import ReportModel
@@ -53,7 +54,7 @@ def standard_facts(model: ReportModel) -> list[tuple[str, object]]:
     return facts
 
 
-def write_standard_rules(sheet: Worksheet, styles, model: ReportModel, row: int) -> int:
+def write_standard_rules(sheet: Any, styles: Any, model: ReportModel, row: int) -> int:
     """The Definitions sheet's rules of the standard and its SLA table, from ``row`` on (with a
     baseline); the last row written."""
     if not model.standard.has_baseline:

@@ -54,9 +54,10 @@ class ExceptionRow:
         return exception_patch(self.patch)
 
     def in_force(self, reference: datetime) -> bool:
-        """Whether it is in force at ``reference``: until the end of its ``expires`` day, UTC."""
+        """Whether it is in force at ``reference``: until the end of its ``expires`` day, UTC
+        (so one that expires on a period's last day covers that period, judged at its end)."""
         end = datetime(self.expires.year, self.expires.month, self.expires.day, tzinfo=UTC)
-        return reference < end + timedelta(days=1)
+        return reference <= end + timedelta(days=1)
 
     def covers_server(self, server_id: str) -> bool:
         """Whether it names ``server_id`` (compared case-insensitively, as CLC does) or ``*``."""

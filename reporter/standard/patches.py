@@ -9,6 +9,7 @@ Evr(epoch=0, version='1.0.2k', release='26.el7_9')
 """
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from reporter.derive import RPM_ARCHES
@@ -148,7 +149,7 @@ def failure_names(key: str, kb: str | None, name: str | None, arch: str | None) 
     return found
 
 
-def patch_matches(patch: str, names: set[str]) -> bool:
+def patch_matches(patch: str, names: AbstractSet[str]) -> bool:
     """Whether an exception's ``patch`` (from :func:`exception_patch`) covers a patch known by
     ``names`` (case-folded)."""
     return patch == ANY or patch.casefold() in names

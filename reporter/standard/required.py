@@ -6,7 +6,7 @@ Overdue, judged at the reference date on every attempt known (:mod:`.evidence`).
   rows to Linux servers (the ``os`` attribute, else the patches the server has attempted).
 - The latest attempt of each alternative decides: a success followed by a failure is Failed.
   Any alternative installed satisfies the row.
-- Missing: Due while ``released + sla_days[severity]`` is not past the reference date, then
+- Missing: Due while ``released + sla_days[severity]`` is after the reference date, then
   Overdue. A failure seen only before the period, past the deadline, is Overdue too.
 
 Only servers with data in the figures are judged: a server without data is No data whatever
@@ -162,7 +162,7 @@ def judge_row(
     installed = [attempt for attempt in tried if attempt.succeeded]
     if installed:
         return INSTALLED, max(installed, key=lambda attempt: attempt.at)
-    passed = due_by < reference
+    passed = due_by <= reference  # Due only while the deadline is after the reference date
     if tried:
         failure = max(tried, key=lambda attempt: attempt.at)
         # A failure in the figures makes the server non-compliant already (SPEC 4); one

@@ -15,6 +15,7 @@ import pandas as pd
 
 from reporter.reasons import counted, listed
 from reporter.schema import (
+    COMPLIANCE_STATUSES,
     COMPLIANT,
     COMPLIANT_EXCEPTED,
     DUE,
@@ -26,6 +27,7 @@ from reporter.schema import (
     NON_COMPLIANT,
     OVERDUE,
     REBOOT_PENDING,
+    REQUIRED_STATES,
     STALE,
     conform,
     empty_frame,
@@ -170,15 +172,15 @@ def judged_statuses(
     exception_text = required["exception"].astype(object).to_numpy(copy=True)
     # A failed patch whose required row is excepted is excepted with it.
     by_key: dict[tuple[int, str], ExceptionRow] = {}
-    for index, exception in cover.covered.items():
+    for index, covering in cover.covered.items():
         item = items[index]
         if item.required is not None:
             state[item.required] = EXCEPTED
-            exception_text[item.required] = exception.label
+            exception_text[item.required] = covering.label
             for alternative in rows[item.required].alternatives:
                 for key in alternative.keys:
-                    by_key.setdefault((item.server, key), exception)
-    required["state"] = pd.Categorical(state, dtype=required["state"].dtype)
+                    by_key.setdefault((item.server, key), covering)
+    required["state"] = pd.Categorical(state.tolist(), categories=REQUIRED_STATES)
     required["exception"] = exception_text
 
     by_server: dict[int, list[int]] = {}
@@ -233,12 +235,12 @@ def judged_statuses(
                 parts.append(f"and {len(overdue) - OVERDUE_SHOWN} more overdue")
             if excused:
                 parts.append("excepted: " + listed(excused, limit=3))
-            if due:
+            if due and status != NON_COMPLIANT:  # said only where it is the news
                 parts.append("due: " + listed(due, limit=3))
         statuses[server] = status
         reasons[server] = "; ".join(part for part in parts if part)
     servers = servers.copy()
-    servers["compliance"] = pd.Categorical(statuses, dtype=servers["compliance"].dtype)
+    servers["compliance"] = pd.Categorical(statuses, categories=COMPLIANCE_STATUSES)
     servers["reason"] = reasons
     return servers, required
 
