@@ -20,7 +20,7 @@ from reporter.runrecord import RUN_RECORD, LabelFolder, label_folders, saved_inv
 from reporter.schema import COMPLIANCE_STATUSES
 from reporter.sources import archive_model, with_recorded_settings
 from reporter.standard import load_standard
-from reporter.standard.lookback import LedgerReader
+from reporter.standard.ledger import LedgerReader
 
 DEFAULT_TITLE = "Patch compliance"
 

@@ -53,9 +53,10 @@ STANDARD_RULES = [
     "Alternatives (KB1|KB2) are satisfied by any one of them; a package minimum "
     "(name.arch>=version-release) by a version at least that high, in RPM version order. No "
     "supersedence is guessed.",
-    "Due: missing, and the deadline (release date plus the SLA days of its severity) is not "
-    "past the reference date. Overdue: missing past it; an overdue patch makes the server "
-    "non-compliant. Due patches are listed but do not.",
+    "Due: missing, and the deadline (release date plus the SLA days of its severity) is after "
+    "the reference date. Overdue: missing, and the deadline is not after it; an overdue patch "
+    "makes the server non-compliant, a due one is listed but does not. A patch released after "
+    "the reference date is not required yet.",
     "Exceptions are in force until the end of their expiry day (UTC), judged at the reference "
     "date; one in force turns the failure, missing or overdue patch it names into Excepted. "
     "Expired exceptions do not apply; stale ones cover nothing. Both are listed.",

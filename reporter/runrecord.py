@@ -6,6 +6,7 @@ Layout of an output folder::
     {out}/evidence/{label}/run.json            the run: settings, inventory, login, finished
     {out}/evidence/{label}/_input/{name}       a copy of the inventory file it read
     {out}/evidence/{label}/_input/baseline/... a copy of the baseline (and exceptions/) it used
+    {out}/evidence/{label}/ledger.json         the history ledger entries the baseline read
     {out}/history.sqlite                       the history store (reporter.history)
 
 A label is the period (``2026-10``) or, without ``--period``, the run's date (``2026-11-26``):
@@ -32,6 +33,7 @@ EVIDENCE = "evidence"
 RUN_RECORD = "run.json"
 SAVED_INPUT = "_input"  # cannot be an account alias (letters and digits only)
 STANDARD_FILES = ("baseline", "exceptions")  # kept in _input/{kind}/ beside the inventory
+LEDGER_FILE = "ledger.json"  # the history ledger entries a baseline was judged on
 RECORD_FORMAT = 1  # raised only when a reader of an older format could misread the file
 LABEL = re.compile(r"\d{4}-\d{2}(-\d{2})?")
 DATE_LABEL = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -285,6 +287,7 @@ def discard_run_record(folder: Path) -> None:
     folder that received no evidence, and the folders left empty, up to the output folder."""
     folder = Path(folder)
     (folder / RUN_RECORD).unlink(missing_ok=True)
+    (folder / LEDGER_FILE).unlink(missing_ok=True)
     saved = folder / SAVED_INPUT
     if saved.is_dir():
         for kind in STANDARD_FILES:

@@ -58,7 +58,14 @@ from reporter.runrecord import (
     write_run_record,
 )
 from reporter.standard import DEFAULT_SLA_DAYS, Standard, reference_date
-from reporter.standard.lookback import LedgerReader, measure
+from reporter.standard.ledger import (
+    LEDGER_SETTING,
+    LedgerReader,
+    RecordingLedger,
+    save_ledger,
+    saved_ledger,
+)
+from reporter.standard.lookback import measure
 
 
 def fetch_model(
@@ -182,6 +189,7 @@ def fetch_model(
                 reboot_pending_compliant=settings.reboot_pending_compliant,
             )
         if standard.active:
+            recording = RecordingLedger(ledger) if ledger is not None else None
             with stage("standard"), output_errors(evidence.path):
                 model = measure(
                     model,
@@ -190,9 +198,12 @@ def fetch_model(
                     period=settings.period,
                     fetched=result.executions,
                     fetch_earlier=lambda wanted, window, had: client.fetch(wanted, window, had),
-                    ledger=ledger,
+                    ledger=recording,
                     names=standard_names(settings),
                 )
+                if recording is not None and recording.read:
+                    # What the history said is evidence too: a re-render reads the same.
+                    record.settings[LEDGER_SETTING] = save_ledger(folder, recording.entries)
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
         del result
@@ -281,6 +292,8 @@ def archive_model(
     if not standard.active:
         return model
     ran_at = archive.record.generated_at if archive.record is not None else generated_at
+    # The history ledger as the run read it, when it kept it; else the store's.
+    ledger = saved_ledger(archive.path, archive.record) or ledger
     return measure(
         model,
         standard,

@@ -160,6 +160,23 @@ def test_the_history_ledger_shows_an_earlier_installation(setup):
     assert state[(W1.server_id, "KB5030000")] == ("Overdue", "none")
     manifest = json.loads((out / "evidence" / "2026-10" / "manifest.json").read_bytes())
     assert not any(entry.get("execution_id") == "VA1-300001" for entry in manifest["entries"])
+    # The ledger entries it read are kept with the evidence: a re-render elsewhere, without the
+    # history file, judges on the same facts.
+    again = tmp_path / "again"
+    code, _ = reporter_run(
+        sim,
+        "--from-archive",
+        str(out),
+        "--period",
+        "2026-10",
+        "--out",
+        str(again),
+        "--format",
+        "xlsx",
+        "--no-history",
+    )
+    assert code == 0
+    assert states(book(again)) == state
 
 
 def test_exceptions_in_force_expired_and_stale(setup):

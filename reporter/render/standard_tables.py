@@ -59,7 +59,7 @@ def standard_tables(model: ReportModel) -> dict[str, Table]:
                 Column("patch", "Patch", "kb", width="17%", sub="title"),
                 Column("severity", "Severity", width="10%"),
                 Column("deadline", "Deadline", "day", width="11%", sub="released", sub_kind="day"),
-                Column("age_days", "Days since release", "number", width="10%"),
+                Column("age_days", "Age (days)", "number", width="10%"),
                 Column("detail", "Latest attempt", width="35%"),
             ],
             overdue,

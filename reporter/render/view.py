@@ -210,16 +210,23 @@ def title_block_facts(model: ReportModel) -> list[tuple[str, str]]:
     if meta.span_start is not None and not pd.isna(meta.span_start):
         span = f"{timestamp(meta.span_start)} to {timestamp(meta.span_end)}"
     standard = model.standard
-    inputs = [
-        (f"{what} file", f"{name} (SHA-256 {sha256})")
-        for what, name, sha256 in (
-            ("Baseline", standard.baseline_name, standard.baseline_sha256),
-            ("Exceptions", standard.exceptions_name, standard.exceptions_sha256),
+    files = [
+        f"{what} {name}"
+        for what, name in (
+            ("baseline", standard.baseline_name),
+            ("exceptions", standard.exceptions_name),
         )
         if name is not None
     ]
-    if standard.reference_date is not None and (inputs or standard.has_exceptions):
-        inputs.append(("Deadlines judged at", timestamp(standard.reference_date)))
+    inputs = []
+    if files and standard.reference_date is not None:
+        judged = timestamp(standard.reference_date)
+        inputs.append(
+            (
+                "Measured against",
+                f"{' and '.join(files)}, judged at {judged} (SHA-256 under Methodology)",
+            )
+        )
     return [
         ("Period", meta.period or f"latest execution per server (run of {meta.label})"),
         ("Executions started", span),

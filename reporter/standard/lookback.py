@@ -11,7 +11,6 @@ from datetime import datetime
 import pandas as pd
 
 from reporter.fetch import FetchResult
-from reporter.history import LedgerEntry
 from reporter.model import ReportModel
 from reporter.problems import FailureKind, Problem
 from reporter.records import FetchedExecution, Period, Target, Window
@@ -19,12 +18,10 @@ from reporter.report import patch_rows
 from reporter.standard.evidence import combined, ledger_attempts, patch_attempts, wanted_keys
 from reporter.standard.inputs import Standard
 from reporter.standard.judge import apply_standard, servers_to_look_back
+from reporter.standard.ledger import LedgerReader
 
 # Fetch the executions of server-only targets started in a window, skipping those already had.
 FetchEarlier = Callable[[list[Target], Window, frozenset[tuple[str, str, str]]], FetchResult]
-# The history ledger's entries of some patch keys before a label, for some accounts
-# (HistoryStore.ledger).
-LedgerReader = Callable[[Sequence[str], str, set[str]], Sequence[LedgerEntry]]
 
 
 def measure(
