@@ -37,7 +37,9 @@ def test_the_rules_decided(tmp_path, sim_factory, credentials):
         ],
     )
     out = tmp_path / "out"
-    code, output = reporter_run(sim, str(servers), "--period", "2026-10", "--out", str(out))
+    code, output = reporter_run(
+        sim, str(servers), "--period", "2026-10", "--out", str(out), "--format", "xlsx,html,csv"
+    )
     # Neither the count-only execution nor the one outside the period makes it exit 3.
     assert code == 0, output
     assert "2 patches of unknown outcome" in output

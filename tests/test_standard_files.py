@@ -19,7 +19,9 @@ from handmade import (
 )
 from readers import sheet_rows
 
-from reporter.errors import BaselineError, ExceptionsError
+from reporter.cli import build_parser
+from reporter.config import settings_from_args
+from reporter.errors import BaselineError, ConfigError, ExceptionsError, UsageError
 from reporter.standard import load_baseline, load_exceptions
 from reporter.standard.exceptions import ExceptionRow
 from reporter.standard.patches import exception_patch, parse_alternatives
@@ -233,3 +235,48 @@ def test_applies_to_and_the_operating_system(tmp_path):
     assert server_os({}, ["KB5031361", "KB2267602"]) == "windows"
     assert server_os({}, ["openssl.x86_64"]) == "linux"
     assert server_os({"owner": "ops"}, []) is None
+
+
+def standard_settings(tmp_path: Path, config: str, *argv: str):
+    (tmp_path / "reporter.toml").write_text(config, encoding="utf-8")
+    args = build_parser().parse_args(["run", "inv.csv", *argv])
+    return settings_from_args(args, env={}, cwd=tmp_path)
+
+
+def test_the_standard_settings_from_the_config_file(tmp_path):
+    settings = standard_settings(
+        tmp_path,
+        'baseline = "b.csv"\nreboot_pending = "Non-Compliant"\nbaseline_lookback_months = 6\n'
+        "[sla_days]\ncritical = 15\nnone = 45\n",
+        "--exceptions",
+        "e.csv",
+    )
+    assert (settings.baseline, settings.exceptions) == (Path("b.csv"), Path("e.csv"))
+    assert settings.sla_days == {
+        "Critical": 15,
+        "Important": 30,
+        "Moderate": 90,
+        "Low": 180,
+        "": 45,
+    }
+    assert not settings.reboot_pending_compliant and settings.baseline_lookback_months == 6
+    default = standard_settings(tmp_path, "")
+    assert default.reboot_pending_compliant and default.baseline is None
+    assert default.baseline_lookback_months == 12 and default.sla_days["Critical"] == 30
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ("[sla_days]\nUrgent = 5\n", "keys are Critical, Important, Moderate, Low or none"),
+        ("[sla_days]\nCritical = -1\n", "whole days from 0 to 3650"),
+        ("[sla_days]\nCritical = true\n", "whole days from 0 to 3650"),
+        ("sla_days = 30\n", "a table of severity = whole days"),
+        ('reboot_pending = "later"\n', "reboot_pending must be compliant or non-compliant"),
+        ("baseline_lookback_months = 200\n", "between 0 and 120"),
+        ("baseline = 3\n", "baseline must be text"),
+    ],
+)
+def test_bad_standard_settings(tmp_path, config, fragment):
+    with pytest.raises((ConfigError, UsageError), match=fragment):
+        standard_settings(tmp_path, config)
