@@ -36,7 +36,7 @@ HOSTILE_TITLE = "Z" * 2**20  # one 1 MiB word
 
 def with_hostile_title(model):
     """``model`` with :data:`HOSTILE_TITLE` as the first title of every table showing titles."""
-    for name in ("patches", "failed", "failure_summary", "kb_rollup"):
+    for name in ("patches", "failed", "failure_summary", "patch_rollup"):
         frame = getattr(model, name)
         titles = frame["title"].astype(object)
         titles.iloc[0] = HOSTILE_TITLE

@@ -29,9 +29,10 @@ from reporter.fetch import (
     read_archive,
 )
 from reporter.fileio import output_errors
+from reporter.grouping import resolve_attributes
 from reporter.inventory import Inventory, load_inventory
 from reporter.logs import register_environment_secrets
-from reporter.model import ReportModel
+from reporter.model import Presentation, ReportModel, SignOff
 from reporter.outfolder import claim_output_folder
 from reporter.problems import Problem
 from reporter.records import Target
@@ -91,7 +92,9 @@ def run_in(
     delivery = prepare_delivery(settings) if settings.email_to else None
     with timings.stage("inventory"):
         inventory = load_inventory(settings.inventory)
+    check_attributes(inventory, settings)  # a usage error before anything is fetched
     generated_at = clock()
+    user_name: str | None = None  # who logged in: "Prepared by" unless the config names someone
 
     if settings.from_archive:
         with timings.stage("archive"):
@@ -118,6 +121,7 @@ def run_in(
         try:
             with timings.stage("login"):
                 login = client.login()
+            user_name = login.user
             default_alias = settings.account or login.account_alias
             targets = targets_for(inventory, default_alias)
             with timings.stage("fetch"), output_errors(evidence.path):
@@ -145,6 +149,7 @@ def run_in(
             manifest_sha256=file_sha256(manifest_path),
             generated_at=generated_at,
             default_alias=default_alias,
+            presentation=presentation(settings, user_name),
         )
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
@@ -158,6 +163,28 @@ def run_in(
     if settings.timings:
         print(timings.table(), file=stdout)
     return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
+
+
+def check_attributes(inventory: Inventory, settings: RunSettings) -> None:
+    """Raise a UsageError if ``--group-by`` or ``--columns`` names an attribute the inventory
+    lacks."""
+    resolve_attributes(inventory.attribute_columns, settings.group_by, "--group-by")
+    resolve_attributes(inventory.attribute_columns, settings.columns or (), "--columns")
+
+
+def presentation(settings: RunSettings, user_name: str | None) -> Presentation:
+    """The user's choices for the reports; "Prepared by" falls back to the login's user name."""
+    return Presentation(
+        timezone=settings.timezone,
+        group_by=settings.group_by,
+        columns=settings.columns,
+        sign_off=SignOff(
+            prepared_by=settings.prepared_by or user_name,
+            reviewed_by=settings.reviewed_by,
+            approved_by=settings.approved_by,
+        ),
+        classification=settings.classification,
+    )
 
 
 def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:

@@ -14,6 +14,7 @@ Dtypes are pandas dtype names, plus ``text``: Python strings (None when missing)
 ['line', 'account_alias', 'server_id', 'execution_id', 'kind', 'reason']
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ INT = "Int64"
 SMALL_INT = "Int8"
 BOOLEAN = "boolean"
 TIME = "datetime64[ns, UTC]"
-DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME)
+FLOAT = "float64"
+DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME, FLOAT)
 
 # A server's compliance status (SPEC 4): the categories of the servers frame's "compliance".
 COMPLIANT = "Compliant"
@@ -37,6 +39,15 @@ NON_COMPLIANT = "Non-compliant"
 IN_PROGRESS = "In progress"
 NO_DATA = "No data"
 COMPLIANCE_STATUSES = [COMPLIANT, NON_COMPLIANT, IN_PROGRESS, NO_DATA]
+
+
+def status_column(status: str) -> str:
+    """The column name that counts servers of a compliance status.
+
+    >>> status_column("Non-compliant"), status_column("No data")
+    ('non_compliant', 'no_data')
+    """
+    return "_".join(re.findall(r"[a-z0-9]+", status.lower()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +121,6 @@ PATCH_EXPORT_SCHEMA = FrameSchema(
         _spec("patch_start", TIME, "when the patch started (NaT: unknown)"),
         _spec("patch_end", TIME, "when the patch ended (NaT: unknown)"),
         _spec("duration_s", INT, "seconds from patch_start to patch_end"),
-    ),
-    attributes=True,
-)
-
-PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
-    "patches",
-    (
         _spec("outcome", CATEGORY, "the attempt judged by SPEC 4", OUTCOMES),
         _spec(
             "patch_key",
@@ -124,6 +128,19 @@ PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
             "what 'the same patch' means for compliance: the primary KB, a Linux package's "
             "name.arch, else the title",
         ),
+        _spec(
+            "still_failing",
+            BOOLEAN,
+            "the attempt failed and is the latest of its patch on its server: it makes the "
+            "server non-compliant",
+        ),
+    ),
+    attributes=True,
+)
+
+PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
+    "patches",
+    (
         _spec("rpm_name", CATEGORY, "a Linux package's name"),
         _spec("rpm_version", CATEGORY, "a Linux package's version"),
         _spec("rpm_release", CATEGORY, "a Linux package's release"),
@@ -132,10 +149,7 @@ PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
     ),
 )
 
-FAILED_SCHEMA = PATCH_SCHEMA.extended(
-    "failed",
-    (_spec("still_failing", BOOLEAN, "the attempt is the latest of its patch on its server"),),
-)
+FAILED_SCHEMA = PATCH_SCHEMA.extended("failed", ())  # the rows whose outcome is "failed"
 
 EXECUTION_SCHEMA = FrameSchema(
     "executions",
@@ -183,17 +197,40 @@ SERVER_SCHEMA = FrameSchema(
     attributes=True,
 )
 
-KB_ROLLUP_SCHEMA = FrameSchema(
-    "KB roll-up",
+PATCH_ROLLUP_SCHEMA = FrameSchema(
+    "patch roll-up",
     (
         _spec("patch_key", TEXT, "the patch (see the patches frame)"),
         _spec("kb", TEXT, "its primary KB number"),
         _spec("title", TEXT, "its title ('name.arch (any version)' for a Linux package)"),
         _spec("classification", TEXT, "its classification"),
         _spec("servers_attempted", INT, "servers whose latest attempt of it is in the figures"),
-        _spec("servers_succeeded", INT, "of those, latest attempt succeeded (warnings too)"),
+        # The next four add up to servers_attempted (SPEC 4), by the latest attempt's outcome.
+        _spec("servers_succeeded", INT, "of those, latest attempt succeeded"),
+        _spec("servers_warnings", INT, "of those, latest attempt succeeded with a warning"),
+        _spec("servers_in_progress", INT, "of those, latest attempt still in progress"),
         _spec("servers_failed", INT, "of those, latest attempt failed"),
         _spec("attempts", INT, "every attempt, retries included"),
+    ),
+)
+
+PROBLEM_KIND_SCHEMA = FrameSchema(
+    "problem kinds",
+    (
+        _spec("kind", TEXT, "a kind of problem (reporter.problems.PROBLEM_KINDS)"),
+        _spec("problems", INT, "problems of that kind"),
+        _spec("meaning", TEXT, "what such a problem means for the figures"),
+    ),
+)
+
+BY_GROUP_SCHEMA = FrameSchema(
+    "compliance by group",
+    (
+        _spec("attribute", TEXT, "the inventory attribute grouped by (--group-by)"),
+        _spec("group", TEXT, "one of its values ('(none)' for servers without one)"),
+        _spec("servers", INT, "servers in the group"),
+        *(_spec(status_column(s), INT, f"of those, {s}") for s in COMPLIANCE_STATUSES),
+        _spec("compliant_pct", FLOAT, "compliant servers as a percentage of the group's"),
     ),
 )
 
@@ -231,7 +268,7 @@ PROBLEM_SCHEMA = FrameSchema(
         _spec("account_alias", STRING, "the account alias"),
         _spec("server_id", STRING, "the server ID"),
         _spec("execution_id", STRING, "the execution ID"),
-        _spec("kind", STRING, "the kind of problem, e.g. 'bad payload'"),
+        _spec("kind", STRING, "the kind of problem, e.g. 'bad payload' (most serious first)"),
         _spec("reason", STRING, "what went wrong, in one line"),
     ),
 )

@@ -16,7 +16,7 @@ SECTION_ORDER = [
     "summary",
     "non-compliant",
     "failed",
-    "kb-rollup",
+    "patch-rollup",
     "servers",
     "executions",
     "problems",

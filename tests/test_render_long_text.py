@@ -26,7 +26,7 @@ CUT = "Z" * (CELL_TEXT_LIMIT - len(ELLIPSIS)) + ELLIPSIS
 
 def with_title(model, title: str):
     """``model`` with ``title`` as the first row's title in every table that shows titles."""
-    for name in ("patches", "failed", "failure_summary", "kb_rollup"):
+    for name in ("patches", "failed", "failure_summary", "patch_rollup"):
         frame = getattr(model, name)
         titles = frame["title"].astype(object)
         titles.iloc[0] = title
