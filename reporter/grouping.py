@@ -19,7 +19,6 @@ from reporter.schema import (
     BY_GROUP_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
-    INT,
     PROBLEM_KIND_SCHEMA,
     conform,
     empty_frame,
@@ -111,7 +110,4 @@ def compliance_by_group(servers: pd.DataFrame, attributes: Sequence[str]) -> pd.
             )
         )
     frame = pd.concat(parts, ignore_index=True)
-    for column in BY_GROUP_SCHEMA.columns:
-        if column.dtype == INT:
-            frame[column.name] = frame[column.name].astype(INT)
     return conform(frame, BY_GROUP_SCHEMA)

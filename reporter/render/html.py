@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
-from reporter.render.table import Column, Table
+from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
     build_view,
@@ -18,7 +18,6 @@ from reporter.render.view import (
     hresults_table,
     patch_rollup_table,
     problems_table,
-    records,
     server_columns,
     template_context,
     zoned,

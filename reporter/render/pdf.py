@@ -12,8 +12,8 @@ WeasyPrint fetches nothing but the packaged assets (see :mod:`reporter.render.pd
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pydyf
 from weasyprint import Attachment
 
 from reporter.errors import RenderError, UsageError
@@ -22,7 +22,7 @@ from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
-from reporter.render.table import Column, Table
+from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
     SUMMARY_ROWS,
@@ -33,7 +33,6 @@ from reporter.render.view import (
     hresults_table,
     patch_rollup_table,
     problems_table,
-    records,
     server_columns,
     template_context,
     zoned,
@@ -255,8 +254,8 @@ def pdf_attachments(model: ReportModel, files: list[AttachedFile]) -> list[Attac
     ]
 
 
-def show_attachments(document: object, pdf: pydyf.PDF) -> None:
-    """A WeasyPrint finisher: the PDF opens with its attachments panel shown."""
+def show_attachments(document: object, pdf: Any) -> None:
+    """A WeasyPrint finisher: the PDF (a ``pydyf.PDF``) opens with its attachments panel shown."""
     pdf.catalog["PageMode"] = "/UseAttachments"
 
 
@@ -330,9 +329,9 @@ def render_pdf(
     )
     fetcher = AssetFetcher()
     body = render_template("report.html.j2", **context)
-    options = {"attachments": pdf_attachments(model, files)} if files else {}
+    options: dict[str, Any] = {}
     if files:
-        options["finisher"] = show_attachments
+        options = {"attachments": pdf_attachments(model, files), "finisher": show_attachments}
 
     def render_body() -> bytes:
         return html_to_pdf(body, fetcher, pdf_variant, **options)

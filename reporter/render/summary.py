@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -16,7 +17,7 @@ from reporter.model import (
 )
 from reporter.render import charts
 from reporter.render.filters import number, percent
-from reporter.render.table import Column, Table
+from reporter.render.table import Column, Table, records
 from reporter.schema import status_column
 
 STATUS_COLOURS = {
@@ -89,12 +90,10 @@ def chart_set(model: ReportModel) -> dict[str, Any]:
         NO_DATA: k.no_data,
     }
     segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
-    by_class = model.results_by_classification
     names = [name for name, _ in OUTCOME_SERIES]
-    rows = [
-        (str(label), [int(by_class.at[label, n]) if n in by_class.columns else 0 for n in names])
-        for label in by_class.index
-    ]
+    by_class = model.results_by_classification.reindex(columns=names, fill_value=0)
+    per_class: list[list[int]] = by_class.to_numpy(dtype=np.int64).tolist()
+    rows = list(zip(map(str, by_class.index), per_class, strict=True))
     return {
         "compliance": charts.donut(
             segments, percent(k.compliant_pct), "compliant", "Servers by compliance status"
@@ -121,12 +120,12 @@ def _pairs(series: pd.Series) -> list[tuple[str, int]]:
 def breakdowns(model: ReportModel, rows: int | None) -> list[Breakdown]:
     """One breakdown per ``--group-by`` attribute: a table of every group (at most ``rows``,
     saying where the rest is) and a chart of the biggest."""
-    found = []
+    found: list[Breakdown] = []
     statuses = [(status, status_column(status)) for status in COMPLIANCE_STATUSES]
     columns = [
         Column("group", "Group", "id", width="30%"),
         Column("servers", "Servers", "number", width="10%"),
-        Column("compliant_pct", "Compliant", "percent", width="12%"),
+        Column("compliant_pct", "Compliant %", "percent", width="12%"),
         *(Column(name, status, "number", width="12%") for status, name in statuses),
     ]
     for attribute, frame in model.by_group.groupby("attribute", sort=False):
@@ -140,14 +139,14 @@ def breakdowns(model: ReportModel, rows: int | None) -> list[Breakdown]:
         table = Table(
             f"by-group-{len(found) + 1}",
             columns,
-            shown.to_dict("records"),
+            records(shown),
             len(frame),
             note=note,
         )
         series = [(status, STATUS_COLOURS.get(status, charts.GREY)) for status, _ in statuses]
         bars = [
             (str(row["group"]), [int(row[name]) for _, name in statuses])
-            for row in frame.head(GROUP_BARS).to_dict("records")
+            for row in records(frame.head(GROUP_BARS))
         ]
         label = f"Servers by compliance status, by {attribute}"
         found.append(Breakdown(str(attribute), table, charts.stacked_bars(bars, series, label)))

@@ -1,7 +1,9 @@
 """A table as the HTML and PDF templates draw it: columns, the rows shown, and what is left out."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,9 @@ class Table:
     note: str | None = None
     interactive: bool = True
     css: str = ""
+
+
+def records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of ``frame`` as dicts (categoricals read as plain values)."""
+    head = frame if limit is None else frame.head(limit)
+    return cast(list[dict[str, Any]], head.to_dict("records"))

@@ -18,7 +18,7 @@ from reporter.model import ReportModel
 from reporter.render.cover import cover_facts, sign_off_lines
 from reporter.render.filters import number
 from reporter.render.summary import Breakdown, breakdowns, chart_set, kpi_tiles
-from reporter.render.table import Column, Table
+from reporter.render.table import Column, Table, records
 
 # (id, title) in the order of SPEC 5. The PDF moves "patch-detail" to the end as an appendix,
 # and leaves it out when it holds no rows.
@@ -61,12 +61,6 @@ class View:
     sign_off: list[tuple[str, str | None]] = field(default_factory=list)
     groups: list[Breakdown] = field(default_factory=list)
     wide: set[str] = field(default_factory=set)  # sections laid out on landscape pages (PDF)
-
-
-def records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
-    """The first ``limit`` rows of ``frame`` as dicts (categoricals read as plain values)."""
-    head = frame if limit is None else frame.head(limit)
-    return head.to_dict("records")
 
 
 def capped(

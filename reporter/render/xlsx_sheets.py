@@ -15,6 +15,7 @@ from reporter.render.cells import neutralise
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 SIGN_HERE = "(to be signed)"  # a sign-off line the config names nobody for
+HRESULT_TEXTS = ("hresult", "hresult_name", "hresult_meaning")  # the Definitions' text columns
 
 
 class Styles:
@@ -101,11 +102,11 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         sheet.write_string(row, 0, "Problems by kind, most serious first", styles.section)
         row += 1
         sheet.write_row(row, 0, ["Kind", "Problems", "What it means"], styles.header)
-        for kind in model.problem_kinds.itertuples(index=False):
+        for kind in model.problem_kinds.to_dict("records"):
             row += 1
-            sheet.write_string(row, 0, neutralise(str(kind.kind)))
-            sheet.write_number(row, 1, int(kind.problems))
-            sheet.write_string(row, 2, neutralise(str(kind.meaning)))
+            sheet.write_string(row, 0, neutralise(str(kind["kind"])))
+            sheet.write_number(row, 1, int(kind["problems"]))
+            sheet.write_string(row, 2, neutralise(str(kind["meaning"])))
     counts = model.results_by_classification
     if not counts.empty:
         row += 2
@@ -160,9 +161,9 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     sheet.write_string(row, 0, "HRESULTs in this report", styles.section)
     sheet.write_row(row + 1, 0, ["HRESULT", "Name", "Meaning", "Attempts"], styles.header)
     row += 2
-    for entry in model.hresults.itertuples(index=False):
-        texts = [neutralise("" if pd.isna(v) else str(v)) for v in entry[:3]]
-        sheet.write_row(row, 0, [*texts, int(entry.attempts)])
+    for seen in model.hresults.to_dict("records"):
+        texts = [neutralise("" if pd.isna(seen[k]) else str(seen[k])) for k in HRESULT_TEXTS]
+        sheet.write_row(row, 0, [*texts, int(seen["attempts"])])
         row += 1
     row += 1
     sheet.write_string(row, 0, "Compliance rules", styles.section)
