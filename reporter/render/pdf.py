@@ -355,6 +355,7 @@ def render_pdf(
                 )
             }
             chunk_context["page_numbers"] = False
+            chunk_context["appendix_part"] = True
             pdf, refused = render_with_appendix(
                 render_body,
                 chunk_context,
