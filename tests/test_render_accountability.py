@@ -105,6 +105,8 @@ def test_the_appendix_laid_out_in_parts_keeps_the_footer(tmp_path, monkeypatch):
     footer = f"Report ID {model.meta.report_id}"
     for number, text in enumerate(pages, start=1):
         assert footer in text and f"Page {number} of {len(pages)}" in text, number
+        if number > 1:  # the running header, on the parts' first pages too
+            assert "October 2026 (2026-10)" in text, number
     assert reader.trailer["/Root"]["/PageMode"] == "/UseAttachments"
 
 
