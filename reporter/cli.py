@@ -13,9 +13,16 @@ from reporter.logs import configure, redact
 log = logging.getLogger("reporter")
 
 RUN_EXAMPLE = """\
-example:
+examples:
   export CLC_USER=jdoe CLC_PASSWORD=...
-  reporter run servers.csv --period 2026-10 --out reports --email-to audit@example.com
+  reporter run --all-servers --period 2026-10 --out reports --email-to audit@example.com
+  reporter run servers.csv --period 2026-10 --group Web
+"""
+INVENTORY_EXAMPLE = """\
+examples:
+  export CLC_USER=jdoe CLC_PASSWORD=...
+  reporter inventory --out servers.csv
+  reporter inventory --out web.csv --data-center VA1,UC1 --group Web
 """
 DEMO_EXAMPLE = """\
 example:
@@ -26,6 +33,11 @@ example:
   reporter simulate --port 8080 --servers 50 --inventory inventory.csv
   curl -s -X POST http://127.0.0.1:8080/v2/authentication/login \\
        -d '{"username": "demo", "password": "demo"}'
+"""
+HISTORY_EXAMPLE = """\
+examples:
+  reporter history --history /srv/patch-reports/history.sqlite
+  reporter history import /srv/patch-reports-2025 --history /srv/patch-reports/history.sqlite
 """
 EXPLAIN_EXAMPLE = """\
 examples:
@@ -47,14 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="fetch the executions in an inventory and write the reports",
-        description="Load INVENTORY, fetch every execution from the Patching API and write "
-        "the patch-compliance reports. Credentials come from CLC_USER/CLC_PASSWORD or "
-        "CLC_BEARER_TOKEN.",
+        description="Load INVENTORY (or, with --all-servers, list the account's active "
+        "servers), fetch every execution from the Patching API, check the inventory against "
+        "the account's server list, and write the patch-compliance reports. Credentials come "
+        "from CLC_USER/CLC_PASSWORD or CLC_BEARER_TOKEN.",
         epilog=RUN_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("inventory", metavar="INVENTORY.csv", help="inventory CSV of servers")
+    run.add_argument(
+        "inventory",
+        metavar="INVENTORY.csv",
+        nargs="?",
+        help="inventory CSV of servers (or --all-servers instead; with --from-archive: default "
+        "the archive's saved copy)",
+    )
     add_run_options(run)
+
+    inventory = commands.add_parser(
+        "inventory",
+        help="write an inventory CSV of the account's servers from the CLC API",
+        description="List the account's servers with the CLC v2 servers API and write them "
+        "as an inventory CSV (account_alias, server_id, data_center, group, os, os_type, "
+        "status, power_state, description, then one column per custom field) that "
+        "reporter run reads. Credentials come from CLC_USER/CLC_PASSWORD or CLC_BEARER_TOKEN.",
+        epilog=INVENTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_inventory_options(inventory)
 
     demo = commands.add_parser(
         "demo",
@@ -75,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_simulate_options(simulate)
+
+    add_history_command(commands)
 
     explain = commands.add_parser(
         "explain",
@@ -106,6 +139,36 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "--api-url", metavar="URL", help="Patching API base URL (env REPORTER_API_URL)"
     )
     run.add_argument("--login-url", metavar="URL", help="Login API URL (env REPORTER_LOGIN_URL)")
+    run.add_argument(
+        "--servers-api-url",
+        metavar="URL",
+        help="CLC v2 servers API base URL (env REPORTER_SERVERS_API_URL; default: beside the "
+        "Login API, https://api.ctl.io/v2)",
+    )
+    run.add_argument(
+        "--all-servers",
+        action="store_true",
+        default=None,
+        help="report every active server of the account (no inventory file)",
+    )
+    run.add_argument(
+        "--no-completeness-check",
+        dest="completeness_check",
+        action="store_false",
+        default=None,
+        help="do not check the inventory against the account's server list",
+    )
+    run.add_argument(
+        "--data-center",
+        metavar="DC,...",
+        help="limit --all-servers and the completeness check to these data centers",
+    )
+    run.add_argument(
+        "--group",
+        metavar="NAME",
+        help="limit --all-servers and the completeness check to this group (a name or "
+        "a path such as Web/Prod)",
+    )
     run.add_argument("--concurrency", type=int, metavar="N", help="parallel requests (default: 8)")
     run.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default: 30)"
@@ -119,7 +182,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--from-archive",
         metavar="DIR",
-        help="re-render from a saved evidence folder instead of the network",
+        help="re-render from saved evidence instead of the network: an output folder (its "
+        "--period's label, else the newest), its evidence folder, or one label's folder",
     )
     run.add_argument("--title", metavar="TEXT", help="report title")
     run.add_argument(
@@ -156,9 +220,116 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="ZONE",
         help="IANA time zone for the times in HTML, PDF and Excel (default: UTC)",
     )
+    history = run.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        help="history database to record the period in (default: OUT/history.sqlite)",
+    )
+    history.add_argument(
+        "--no-history", action="store_true", help="neither read nor record any history"
+    )
     run.add_argument("--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)")
     run.add_argument("--timings", action="store_true", help="print the time each stage took")
     run.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+
+def add_history_command(commands: argparse._SubParsersAction) -> None:
+    """``reporter history`` (list the recorded periods) and ``reporter history import``."""
+    history = commands.add_parser(
+        "history",
+        help="list the periods recorded in the history database, or import earlier ones",
+        description="List every period recorded in the history database with its headline "
+        "figures, one line each; 'history import' records periods from earlier evidence.",
+        epilog=HISTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        help="history database (default: history.sqlite in the config's out, else ./reports)",
+    )
+    history.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)"
+    )
+    history.add_argument("--debug", action="store_true", help="show tracebacks")
+    actions = history.add_subparsers(
+        dest="history_command", metavar="import", help="record periods from evidence archives"
+    )
+    backfill = actions.add_parser(
+        "import",
+        help="record periods from earlier evidence archives",
+        description="Record in the history database every period found in each DIR (an "
+        "earlier --out folder, its evidence folder, or one label's folder), rebuilt from its "
+        "run.json, manifest and saved answers as --from-archive rebuilds them. A period "
+        "recorded before is replaced. Archives from before run.json need --inventory and "
+        "--period.",
+        epilog=HISTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill.add_argument("dirs", metavar="DIR", nargs="+", help="an evidence archive")
+    backfill.add_argument(
+        "--history", metavar="PATH", default=argparse.SUPPRESS, help="history database"
+    )
+    backfill.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML config file"
+    )
+    backfill.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="the inventory of an archive without run.json (from an older reporter)",
+    )
+    backfill.add_argument(
+        "--period", metavar="YYYY-MM", help="the period of an archive without run.json"
+    )
+    backfill.add_argument(
+        "--account", metavar="ALIAS", help="account alias for rows without one (no run.json)"
+    )
+    backfill.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+
+
+def add_inventory_options(inventory: argparse.ArgumentParser) -> None:
+    """Options of ``reporter inventory``; URLs and limits also come from the config file."""
+    inventory.add_argument(
+        "--out", metavar="FILE", help="the CSV to write (default: ./account-servers.csv)"
+    )
+    inventory.add_argument(
+        "--data-center", metavar="DC,...", help="only the servers of these data centers"
+    )
+    inventory.add_argument(
+        "--group", metavar="NAME", help="only the servers of this group (a name or a path)"
+    )
+    inventory.add_argument(
+        "--account", metavar="ALIAS", help="the account alias (default: the login's account)"
+    )
+    inventory.add_argument(
+        "--all-statuses",
+        action="store_true",
+        help="also list servers that are not active (archived, under construction, ...)",
+    )
+    inventory.add_argument(
+        "--login-url", metavar="URL", help="Login API URL (env REPORTER_LOGIN_URL)"
+    )
+    inventory.add_argument(
+        "--servers-api-url",
+        metavar="URL",
+        help="CLC v2 servers API base URL (env REPORTER_SERVERS_API_URL)",
+    )
+    inventory.add_argument(
+        "--concurrency", type=int, metavar="N", help="parallel requests (default: 8)"
+    )
+    inventory.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default: 30)"
+    )
+    inventory.add_argument(
+        "--retries", type=int, metavar="N", help="retries per request (default: 5)"
+    )
+    inventory.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)"
+    )
+    inventory.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
 
 
 def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
@@ -251,9 +422,18 @@ def dispatch(args: argparse.Namespace, stdout: TextIO) -> int:
 
         return simulate(args, stdout)
     if args.command == "demo":
-        from reporter.pipeline import demo
+        from reporter.demo import demo
 
         return demo(out=args.out, stdout=stdout)
+    if args.command == "history":
+        from reporter.backfill import history_command
+
+        return history_command(args, stdout)
+    if args.command == "inventory":
+        from reporter.account_run import write_account_inventory
+        from reporter.config import inventory_settings_from_args
+
+        return write_account_inventory(inventory_settings_from_args(args), stdout)
     from reporter.config import settings_from_args
     from reporter.pipeline import run
 

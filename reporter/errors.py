@@ -43,6 +43,10 @@ class ApiUnreachableError(ReporterError):
     """The API or login URL cannot be reached at all."""
 
 
+class AccountListError(ReporterError):
+    """The servers API cannot give the account's server list (403, 404, no answer, ...)."""
+
+
 class InsecureUrlError(ReporterError):
     """A URL would send credentials over plain HTTP to a host that is not loopback."""
 
@@ -53,6 +57,10 @@ class ArchiveError(ReporterError):
 
 class OutputError(ReporterError):
     """The output folder is busy with another run, or a file cannot be written (disk full)."""
+
+
+class HistoryError(ReporterError):
+    """The history database cannot be used: not reporter's, newer, locked, or not writable."""
 
 
 class DeliveryError(ReporterError):

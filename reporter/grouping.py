@@ -18,11 +18,10 @@ from reporter.problems import PROBLEM_KINDS, kind_rank
 from reporter.schema import (
     BY_GROUP_SCHEMA,
     COMPLIANCE_STATUSES,
-    COMPLIANT,
+    COUNTED_AS_COMPLIANT,
     PROBLEM_KIND_SCHEMA,
     conform,
     empty_frame,
-    status_column,
 )
 
 NO_VALUE = "(none)"  # the group of servers without a value for the attribute
@@ -98,14 +97,16 @@ def compliance_by_group(servers: pd.DataFrame, attributes: Sequence[str]) -> pd.
         total = table.sum(axis=1)
         order = np.lexsort((table.index.to_numpy(dtype=str), -total.to_numpy()))
         table, total = table.iloc[order], total.iloc[order]
+        counted = table[list(COUNTED_AS_COMPLIANT)].sum(axis=1).to_numpy()
         parts.append(
             pd.DataFrame(
                 {
                     "attribute": attribute,
                     "group": table.index.astype(str),
                     "servers": total.to_numpy(),
-                    **{status_column(s): table[s].to_numpy() for s in COMPLIANCE_STATUSES},
-                    "compliant_pct": 100.0 * table[COMPLIANT].to_numpy() / total.to_numpy(),
+                    **{status: table[status].to_numpy() for status in COMPLIANCE_STATUSES},
+                    "counted_compliant": counted,
+                    "compliance_pct": 100.0 * counted / total.to_numpy(),
                 }
             )
         )

@@ -13,6 +13,8 @@ import pandas as pd
 
 from reporter.schema import (
     BY_GROUP_SCHEMA,
+    CHANGES_SCHEMA,
+    COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
     EXECUTION_SCHEMA,
@@ -25,15 +27,18 @@ from reporter.schema import (
     PATCH_EXPORT_SCHEMA,
     PATCH_ROLLUP_SCHEMA,
     PATCH_SCHEMA,
+    PERSISTENT_FAILURE_SCHEMA,
     PROBLEM_KIND_SCHEMA,
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
+    TREND_SCHEMA,
     FrameSchema,
     empty_frame,
     validate,
 )
 
 __all__ = [
+    "COMPLETENESS_COLUMNS",
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
     "DEFAULT_SHOWN_ATTRIBUTES",
@@ -49,6 +54,9 @@ __all__ = [
     "PATCH_ROLLUP_COLUMNS",
     "PROBLEM_COLUMNS",
     "SERVER_COLUMNS",
+    "AccountCoverage",
+    "Coverage",
+    "HistorySummary",
     "Kpis",
     "Presentation",
     "ReportMeta",
@@ -67,6 +75,7 @@ PATCH_ROLLUP_COLUMNS = PATCH_ROLLUP_SCHEMA.names
 FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
 HRESULT_COLUMNS = HRESULT_SCHEMA.names
 PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
+COMPLETENESS_COLUMNS = COMPLETENESS_SCHEMA.names
 
 # ReportModel's frames and their schemas.
 FRAME_SCHEMAS: dict[str, FrameSchema] = {
@@ -80,6 +89,10 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "by_group": BY_GROUP_SCHEMA,
     "failure_summary": FAILURE_SUMMARY_SCHEMA,
     "hresults": HRESULT_SCHEMA,
+    "trend": TREND_SCHEMA,
+    "changes": CHANGES_SCHEMA,
+    "persistent_failures": PERSISTENT_FAILURE_SCHEMA,
+    "completeness": COMPLETENESS_SCHEMA,
 }
 
 
@@ -140,6 +153,85 @@ class Presentation:
 
 
 @dataclass(frozen=True)
+class AccountCoverage:
+    """How many of one account's active servers (in the check's scope) the inventory lists."""
+
+    account_alias: str
+    active: int  # active servers of the account in scope
+    listed: int  # of those, the ones the inventory lists
+    not_in_account: int  # inventory servers the account does not have, or has archived
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def sentence(self) -> str:
+        """``The inventory covers 57 of 60 active servers of account OSD (3 not listed)``."""
+        text = (
+            f"The inventory covers {self.listed:,} of {self.active:,} active servers of "
+            f"account {self.account_alias} ({self.not_listed:,} not listed)"
+        )
+        if self.not_in_account:
+            noun = "server it lists is" if self.not_in_account == 1 else "servers it lists are"
+            text += f"; {self.not_in_account:,} {noun} not in the account"
+        return text
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The completeness check (SPEC 2a): whether it was performed, on what, and its figures.
+
+    ``accounts`` holds the accounts checked; ``skipped`` the accounts that could not be, each
+    with the reason (a login that may not read the servers API, say). The check was
+    performed when at least one account was checked.
+    """
+
+    reason: str = ""  # why it was not performed at all ("" when it was)
+    scope: str = "the whole account"
+    accounts: tuple[AccountCoverage, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (account alias, reason)
+
+    @property
+    def performed(self) -> bool:
+        """Whether at least one account was checked."""
+        return bool(self.accounts)
+
+    @property
+    def active(self) -> int:
+        """Active servers in scope, over the accounts checked."""
+        return sum(account.active for account in self.accounts)
+
+    @property
+    def listed(self) -> int:
+        """Of those, the ones the inventory lists."""
+        return sum(account.listed for account in self.accounts)
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def listed_pct(self) -> float:
+        """Listed servers as a percentage of the active servers in scope (100 when none)."""
+        return 100.0 * self.listed / self.active if self.active else 100.0
+
+    @property
+    def lines(self) -> list[str]:
+        """What the executive summary says of it, one sentence per account."""
+        if not self.performed:
+            return [f"Inventory completeness: not performed: {self.reason}"]
+        lines = [account.sentence + "." for account in self.accounts]
+        lines += [
+            f"Inventory completeness of account {alias}: not performed: {why}"
+            for alias, why in self.skipped
+        ]
+        return lines
+
+
+@dataclass(frozen=True)
 class ReportMeta:
     """The title block: what the report covers and where its data came from."""
 
@@ -165,6 +257,30 @@ class ReportMeta:
         """The short ID every page and file of this report carries (SPEC 5): the first 12 hex
         digits of the evidence manifest's SHA-256, else of the input's."""
         return (self.manifest_sha256 or self.input_sha256)[:12]
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    """This period against the previous recorded one (SPEC 5a); all zero without one.
+
+    ``note`` says in one line why there is nothing to compare with, when there is not.
+    """
+
+    note: str = "No history was consulted for this report."
+    previous_label: str | None = None
+    previous_pct: float | None = None  # compliance % of the previous period
+    points: float | None = None  # compliance % now minus then
+    fixed: int = 0  # non-compliant then, counted as compliant now
+    newly_non_compliant: int = 0  # non-compliant now, another status then
+    changed: int = 0  # servers in both periods whose status changed (the two above included)
+    new_servers: int = 0  # in this period only
+    gone_servers: int = 0  # in the previous period only
+    persistent: int = 0  # (server, patch) pairs failing in two or more consecutive periods
+
+    @property
+    def compared(self) -> bool:
+        """Whether there was an earlier period to compare with."""
+        return self.previous_label is not None
 
 
 @dataclass
@@ -197,6 +313,19 @@ class ReportModel:
     # failed attempts per (patch, result, HRESULT), most servers first
     hresults: pd.DataFrame = field(default_factory=pd.DataFrame)
     # every HRESULT among the attempts, with name, meaning and count
+    # History (SPEC 5a), from the history store and this report's figures:
+    history: HistorySummary = field(default_factory=HistorySummary)
+    trend: pd.DataFrame = field(default_factory=lambda: empty_frame(TREND_SCHEMA))
+    # the last recorded periods up to this one, oldest first
+    changes: pd.DataFrame = field(default_factory=lambda: empty_frame(CHANGES_SCHEMA))
+    # servers whose status changed since the previous period, new or gone
+    persistent_failures: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(PERSISTENT_FAILURE_SCHEMA)
+    )
+    # (server, patch) whose latest attempt failed in this and the previous period(s)
+    completeness: pd.DataFrame = field(default_factory=lambda: empty_frame(COMPLETENESS_SCHEMA))
+    # servers missing from the inventory or from the account (SPEC 2a)
+    coverage: Coverage = field(default_factory=lambda: Coverage("the check was not run"))
 
 
 def validate_model(model: ReportModel) -> None:

@@ -40,7 +40,7 @@ from reporter.frames import (
 from reporter.gcpause import collector_paused
 from reporter.grouping import compliance_by_group, problem_kinds, resolve_attributes
 from reporter.inventory import Inventory
-from reporter.model import DEFAULT_SHOWN_ATTRIBUTES, Presentation, ReportMeta, ReportModel
+from reporter.model import DEFAULT_SHOWN_ATTRIBUTES, Coverage, Presentation, ReportMeta, ReportModel
 from reporter.notes import Notes
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
@@ -60,6 +60,9 @@ def build_report(
     manifest_sha256: str | None,
     generated_at: datetime,
     default_alias: str | None,
+    label: str | None = None,
+    input_name: str | None = None,
+    completeness: tuple[pd.DataFrame, Coverage] | None = None,
     presentation: Presentation | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
@@ -67,8 +70,13 @@ def build_report(
     Every inventory server appears once in ``servers``; every inventory row, fetch problem,
     unreadable payload and execution outside ``period`` is either in the figures or in
     ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
-    ``presentation`` carries the user's choices (sign-off, time zone, grouping, columns).
+    ``label`` names the report (default: the period, else the date of ``generated_at``).
     Never raises on what the API sent.
+
+    ``input_name`` names the input when it is not the inventory file's name (the account's
+    server list, say); ``completeness`` is the completeness check's findings and coverage
+    (:mod:`reporter.completeness`), carried into the model as they are. ``presentation``
+    carries the user's choices (sign-off, time zone, grouping, columns).
 
     Raises:
         UsageError: ``presentation`` names an attribute the inventory does not have.
@@ -117,13 +125,13 @@ def build_report(
         start = executions["start"].dropna()
         meta = ReportMeta(
             title=title,
-            label=str(period) if period else f"{generated_at:%Y-%m-%d}",
+            label=label or (str(period) if period else f"{generated_at:%Y-%m-%d}"),
             period=str(period) if period else None,
             accounts=list(accounts),
             generated_at=generated_at,
             tool_version=__version__,
             data_source=data_source,
-            input_name=inventory.path.name,
+            input_name=input_name or inventory.path.name,
             input_sha256=inventory.sha256,
             manifest_sha256=manifest_sha256,
             span_start=start.min().to_pydatetime() if len(start) else None,
@@ -134,7 +142,7 @@ def build_report(
             classification=shown.classification,
         )
         servers_out = public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers)
-        return ReportModel(
+        model = ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
             servers=servers_out,
@@ -157,6 +165,9 @@ def build_report(
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
         )
+        if completeness is not None:
+            model.completeness, model.coverage = completeness
+        return model
 
 
 def scope_text(inventory: Inventory, period: Period | None) -> str:

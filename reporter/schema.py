@@ -14,7 +14,6 @@ Dtypes are pandas dtype names, plus ``text``: Python strings (None when missing)
 ['line', 'account_alias', 'server_id', 'execution_id', 'kind', 'reason']
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ INT = "Int64"
 SMALL_INT = "Int8"
 BOOLEAN = "boolean"
 TIME = "datetime64[ns, UTC]"
-FLOAT = "float64"
+FLOAT = "Float64"
 DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME, FLOAT)
 
 # A server's compliance status (SPEC 4): the categories of the servers frame's "compliance".
@@ -39,15 +38,8 @@ NON_COMPLIANT = "Non-compliant"
 IN_PROGRESS = "In progress"
 NO_DATA = "No data"
 COMPLIANCE_STATUSES = [COMPLIANT, NON_COMPLIANT, IN_PROGRESS, NO_DATA]
-
-
-def status_column(status: str) -> str:
-    """The column name that counts servers of a compliance status.
-
-    >>> status_column("Non-compliant"), status_column("No data")
-    ('non_compliant', 'no_data')
-    """
-    return "_".join(re.findall(r"[a-z0-9]+", status.lower()))
+# The statuses the compliance % counts as compliant (SPEC 9), as Kpis.compliant counts them.
+COUNTED_AS_COMPLIANT = (COMPLIANT,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +221,12 @@ BY_GROUP_SCHEMA = FrameSchema(
         _spec("attribute", TEXT, "the inventory attribute grouped by (--group-by)"),
         _spec("group", TEXT, "one of its values ('(none)' for servers without one)"),
         _spec("servers", INT, "servers in the group"),
-        *(_spec(status_column(s), INT, f"of those, {s}") for s in COMPLIANCE_STATUSES),
-        _spec("compliant_pct", FLOAT, "compliant servers as a percentage of the group's"),
+        *(
+            _spec(status, INT, f"of those, servers whose status is {status}")
+            for status in COMPLIANCE_STATUSES
+        ),
+        _spec("counted_compliant", INT, "of those, servers counted as compliant (SPEC 9)"),
+        _spec("compliance_pct", FLOAT, "counted compliant, as a percentage of the group's servers"),
     ),
 )
 
@@ -261,6 +257,24 @@ HRESULT_SCHEMA = FrameSchema(
     ),
 )
 
+# What the completeness check (SPEC 2a) found about a server: the categories of "finding".
+NOT_IN_INVENTORY = "not in the inventory"
+NOT_IN_ACCOUNT = "not in the account"
+FINDINGS = [NOT_IN_INVENTORY, NOT_IN_ACCOUNT]
+
+COMPLETENESS_SCHEMA = FrameSchema(
+    "completeness",
+    (
+        _ALIAS,
+        _spec("server_id", CATEGORY, "the server ID, upper case as the servers API writes it"),
+        _spec("finding", CATEGORY, "what is missing where", FINDINGS),
+        _spec("data_center", STRING, "the data center the account has it in (NA: none)"),
+        _spec("group", STRING, "its group path, e.g. 'VA1 Hardware/Web/Prod' (NA: none)"),
+        _spec("reason", STRING, "what the listings say of it: active, archived, no such server"),
+        _spec("line", INT, "the inventory line that lists it (NA: not listed)"),
+    ),
+)
+
 PROBLEM_SCHEMA = FrameSchema(
     "problems",
     (
@@ -270,6 +284,55 @@ PROBLEM_SCHEMA = FrameSchema(
         _spec("execution_id", STRING, "the execution ID"),
         _spec("kind", STRING, "the kind of problem, e.g. 'bad payload' (most serious first)"),
         _spec("reason", STRING, "what went wrong, in one line"),
+    ),
+)
+
+
+# History (SPEC 5a): the trend of the recorded periods, and what changed since the previous one.
+# Statuses are text here: earlier periods may hold statuses this version no longer gives.
+TREND_SCHEMA = FrameSchema(
+    "trend",
+    (
+        _spec("label", TEXT, "the period's label (its month, or the run's date)"),
+        _spec("period", TEXT, "the month it covers (YYYY-MM), if it was limited to one"),
+        _spec("generated_at", TIME, "when its report was generated"),
+        _spec("servers", INT, "servers in scope"),
+        *(
+            _spec(status, INT, f"servers whose status was {status}")
+            for status in COMPLIANCE_STATUSES
+        ),
+        _spec("counted_compliant", INT, "servers counted as compliant (SPEC 9)"),
+        _spec("compliance_pct", FLOAT, "counted compliant, as a percentage of servers in scope"),
+        _spec("change_points", FLOAT, "compliance % change against the row before, in points"),
+    ),
+)
+
+CHANGES_SCHEMA = FrameSchema(
+    "changes",
+    (
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec(
+            "change",
+            TEXT,
+            "newly non-compliant, fixed, status changed, new to the inventory or gone from it",
+        ),
+        _spec("previous_status", TEXT, "its status in the previous recorded period (None: new)"),
+        _spec("status", TEXT, "its status now (None: gone)"),
+        _spec("reason", TEXT, "why it has its status now (or had it then, when gone)"),
+    ),
+)
+
+PERSISTENT_FAILURE_SCHEMA = FrameSchema(
+    "persistent failures",
+    (
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec("patch_key", TEXT, "the patch (see the patches frame)"),
+        _spec("title", TEXT, "its title in this period"),
+        _spec("failing_since", TEXT, "the first period of the streak of failed latest attempts"),
+        _spec("periods", INT, "consecutive recorded periods, this one included"),
+        _spec("last_attempt", TIME, "when its latest attempt in this period ran"),
     ),
 )
 

@@ -50,6 +50,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "CLC_BEARER_TOKEN",
         "REPORTER_API_URL",
         "REPORTER_LOGIN_URL",
+        "REPORTER_SERVERS_API_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLC_USER", "demo")

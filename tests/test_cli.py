@@ -51,7 +51,8 @@ def test_run_writes_every_format(tmp_path, fleet, sim_factory, credentials):
     written = sorted(p.name for p in (tmp_path / "out").glob("patch-compliance-*"))
     assert [Path(name).suffix for name in written] == [".csv", ".html", ".pdf", ".xlsx"]
     assert "% compliant" in output and "Wrote:" in output
-    assert (tmp_path / "out" / "evidence" / "manifest.json").is_file()
+    [label] = (tmp_path / "out" / "evidence").iterdir()  # the run's date: it has no period
+    assert (label / "manifest.json").is_file() and (label / "run.json").is_file()
     rows = list(csv.DictReader((tmp_path / "out" / written[0]).open(encoding="utf-8")))
     assert len(rows) == sum(e.patch_count for e in listed_in_full(fleet))
 

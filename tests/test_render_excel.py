@@ -17,11 +17,15 @@ from reporter.render.excel import render_xlsx
 
 SHEETS = [
     "Summary",
+    "Trend",
+    "Changes",
+    "Persistent failures",
     "Servers",
     "Executions",
     "Patches",
     "Failed",
     "Patch Rollup",
+    "Completeness",
     "Problems",
     "Definitions",
 ]
@@ -166,13 +170,13 @@ def test_failed_rows_are_highlighted(hostile_book) -> None:
 def test_long_tables_continue_on_more_sheets(tmp_path: Path) -> None:
     model = make_model(servers=12, patches_per_server=6)  # 60 patch rows
     book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "r.xlsx", max_rows=26))
-    assert book.sheetnames[3:7] == ["Patches", "Patches (2)", "Patches (3)", "Failed"]
+    assert book.sheetnames[6:10] == ["Patches", "Patches (2)", "Patches (3)", "Failed"]
     ids = []
     for name in ("Patches", "Patches (2)", "Patches (3)"):
         sheet = book[name]
         assert sheet["B1"].value == "Server ID" and sheet.freeze_panes == "A2"
         ids += column(sheet, "Execution ID")
-    assert [len(column(book[n], "Server ID")) for n in book.sheetnames[3:6]] == [25, 25, 10]
+    assert [len(column(book[n], "Server ID")) for n in book.sheetnames[6:9]] == [25, 25, 10]
     assert ids == model.patches["execution_id"].astype(str).tolist()
     assert book["Patches (2)"]["I2"].hyperlink is not None
 
@@ -308,7 +312,12 @@ def test_every_sheet_prints_landscape_fit_to_width_with_its_header_repeated(host
 def test_by_group_sheet_after_the_summary(tmp_path: Path) -> None:
     model = make_model(servers=12, group_by=["environment", "owner"])
     book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "grouped.xlsx"))
-    assert book.sheetnames[:3] == ["Summary", "By group", "Servers"]
+    names = book.sheetnames
+    assert names[names.index("By group") - 1 : names.index("By group") + 2] == [
+        "Persistent failures",
+        "By group",
+        "Servers",
+    ]
     sheet = book["By group"]
     headers = [cell.value for cell in sheet[1]]
     assert headers == [
@@ -316,10 +325,11 @@ def test_by_group_sheet_after_the_summary(tmp_path: Path) -> None:
         "Group",
         "Servers",
         "Compliant",
-        "Non compliant",
+        "Non-compliant",
         "In progress",
         "No data",
-        "Compliant (%)",
+        "Counted compliant",
+        "Compliance %",
     ]
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert {row[0] for row in rows} == {"environment", "owner"}

@@ -14,11 +14,13 @@ from reporter.render.templating import environment, templates_dir
 SECTION_ORDER = [
     "title-block",
     "summary",
+    "trend",
     "non-compliant",
     "failed",
     "patch-rollup",
     "servers",
     "executions",
+    "completeness",
     "problems",
     "patch-detail",
     "methodology",

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from factories import make_model
 
-from reporter import __version__, pipeline
+from reporter import __version__, sources
+from reporter.account import AccountListing, ListedServer, Scope
 from reporter.cli import main
+from reporter.completeness import check_completeness
 from reporter.inventory import Inventory, InventoryRow, load_inventory
 from reporter.model import FRAME_SCHEMAS, Presentation, validate_model
 from reporter.problems import (
@@ -83,6 +85,20 @@ def fleet_report(tmp_path_factory):
     path = fleet.write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.csv")
     inventory = load_inventory(path)
     fetched, problems = fetch_like_the_client(fleet, inventory)
+    listing = AccountListing(
+        "OSD",
+        tuple(sorted(fleet.directory.roots)),
+        tuple(
+            ListedServer(
+                "OSD",
+                server.server_id,
+                server.datacenter,
+                fleet.directory.group_path(server.server_id),
+                fleet.directory.group_of[server.server_id].kind,
+            )
+            for server in [*fleet.active_servers, *fleet.archived_servers]
+        ),
+    )
     model = build_report(
         inventory,
         fetched,
@@ -94,6 +110,7 @@ def fleet_report(tmp_path_factory):
         manifest_sha256="f" * 64,
         generated_at=NOW,
         default_alias="OSD",
+        completeness=check_completeness(inventory, "OSD", {"OSD": listing}, Scope()),
         presentation=Presentation(group_by=("environment", "Owner")),
     )
     return fleet, inventory, fetched, model
@@ -115,8 +132,13 @@ def test_the_model_follows_its_schema(fleet_report):
         "by_group",
         "failure_summary",
         "hresults",
+        "trend",
+        "changes",
+        "persistent_failures",
+        "completeness",
     }
-    assert all(len(getattr(model, name)) for name in FRAME_SCHEMAS)
+    history = {"trend", "changes", "persistent_failures"}  # filled in from the history store
+    assert all(len(getattr(model, name)) for name in set(FRAME_SCHEMAS) - history)
 
 
 def test_a_run_fetched_from_the_simulator_follows_the_schema(
@@ -128,7 +150,7 @@ def test_a_run_fetched_from_the_simulator_follows_the_schema(
         built.append(build_report(*args, **kwargs))
         return built[-1]
 
-    monkeypatch.setattr(pipeline, "build_report", keep)
+    monkeypatch.setattr(sources, "build_report", keep)
     inventory = simulator.fleet.write_inventory(tmp_path / "inventory.csv")
     argv = ["run", str(inventory), "--out", str(tmp_path / "out"), "--format", "csv"]
     argv += ["--api-url", simulator.api_url, "--login-url", simulator.login_url]
@@ -289,15 +311,16 @@ def test_compliance_by_group_adds_up(fleet_report):
     by_group = model.by_group
     # One breakdown per attribute, in the order asked ("Owner" names the owner attribute).
     assert list(dict.fromkeys(by_group["attribute"])) == ["environment", "owner"]
-    statuses = ["compliant", "non_compliant", "in_progress", "no_data"]
+    statuses = ["Compliant", "Non-compliant", "In progress", "No data"]
     assert (by_group[statuses].sum(axis=1) == by_group["servers"]).all()
     for attribute, rows in by_group.groupby("attribute"):
         assert int(rows["servers"].sum()) == model.kpis.servers
-        assert int(rows["compliant"].sum()) == model.kpis.compliant
+        assert int(rows["counted_compliant"].sum()) == model.kpis.compliant
         expected = model.servers[attribute].astype(str).value_counts()
         assert dict(zip(rows["group"], rows["servers"], strict=True)) == expected.to_dict()
     first = by_group.iloc[0]
-    assert first["compliant_pct"] == pytest.approx(100 * first["compliant"] / first["servers"])
+    expected = 100 * first["counted_compliant"] / first["servers"]
+    assert first["compliance_pct"] == pytest.approx(expected)
 
 
 def test_scope_says_what_was_counted(fleet_report):

@@ -85,7 +85,7 @@ def test_grouping_columns_and_zone_in_every_format(tmp_path, fleet, sim_factory,
 
     [xlsx] = out.glob("*.xlsx")
     book = openpyxl.load_workbook(xlsx, read_only=True)
-    assert book.sheetnames[:2] == ["Summary", "By group"]
+    assert "By group" in book.sheetnames
     servers_sheet = next(book["Servers"].iter_rows(max_row=1, values_only=True))
     assert "Latest execution start (Asia/Tokyo)" in servers_sheet
     assert {"owner", "environment", "os"} <= set(servers_sheet)  # Excel keeps every attribute

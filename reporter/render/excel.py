@@ -1,9 +1,10 @@
 """The Excel workbook: every table of the report as typed, filterable sheets (SPEC 5).
 
-Sheets, in order: Summary, By group (with ``--group-by``), Servers, Executions, Patches,
-Failed, Patch Rollup, Problems, Definitions. A table longer than a sheet holds continues on
-"Patches (2)", "Patches (3)", ... Every sheet prints landscape, fit to the page's width, with
-its header row repeated on each printed page.
+Sheets, in order: Summary, Trend, Changes, Persistent failures, By group (with
+``--group-by``), Servers, Executions, Patches, Failed, Patch Rollup, Completeness, Problems,
+Definitions. A table longer than a sheet holds continues on "Patches (2)", "Patches (3)", ...
+Every sheet prints landscape, fit to the page's width, with its header row repeated on each
+printed page.
 
 Cells are typed: times are Excel date-times (in the report's time zone, which the header
 names), numbers are numbers,
@@ -64,7 +65,7 @@ HEADER_WORDS = {
     "hresult": "HRESULT",
     "rpm": "RPM",
     "s": "(s)",
-    "pct": "(%)",
+    "pct": "%",
 }
 
 
@@ -106,15 +107,22 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
         )
         write_summary(workbook, styles, model)
         tables = [
+            ("Trend", model.trend, None, None),
+            ("Changes", model.changes, "change", "newly non-compliant"),
+            ("Persistent failures", model.persistent_failures, None, None),
             ("Servers", model.servers, "compliance", "Non-compliant"),
             ("Executions", model.executions, "status", "failed"),
             ("Patches", model.patches, "outcome", "failed"),
             ("Failed", model.failed, None, None),
             ("Patch Rollup", model.patch_rollup, None, None),
+            ("Completeness", model.completeness, None, None),
             ("Problems", model.problems, None, None),
         ]
-        if len(model.by_group):
-            tables.insert(0, ("By group", model.by_group, None, None))
+        if len(model.by_group):  # after the history's sheets, before the servers
+            tables.insert(
+                [name for name, *_ in tables].index("Servers"),
+                ("By group", model.by_group, None, None),
+            )
         attributes = set(model.attribute_columns)
         for name, frame, flag_column, flag_value in tables:
             write_table(

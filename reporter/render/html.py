@@ -8,12 +8,14 @@ from pathlib import Path
 
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
+from reporter.render.history_tables import history_tables
 from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
     build_view,
     capped,
     columns_with,
+    completeness_table,
     failure_summary_table,
     hresults_table,
     patch_rollup_table,
@@ -112,6 +114,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             "executions; the full list is in the Excel report.",
             empty="No execution is in the figures.",
         ),
+        "completeness": completeness_table(model),
         "problems": problems_table(model),
         "patch-detail": capped(
             "patch-detail",
@@ -133,6 +136,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             empty="No patch attempts in the figures.",
         ),
         "hresults": hresults_table(model),
+        **history_tables(model),
     }
 
 

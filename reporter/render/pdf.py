@@ -20,6 +20,7 @@ from reporter.errors import RenderError, UsageError
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
+from reporter.render.history_tables import history_tables
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
 from reporter.render.table import Column, Table, records
@@ -29,6 +30,7 @@ from reporter.render.view import (
     attribute_columns,
     build_view,
     capped,
+    completeness_table,
     failure_summary_table,
     hresults_table,
     patch_rollup_table,
@@ -194,11 +196,13 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             "executions needing attention; every execution is in the Excel report.",
             empty="Every execution completed with no failed or pending patch.",
         ),
+        "completeness": completeness_table(model),
         "problems": problems_table(model),
         "patch-detail": Table(
             "patch-detail", appendix_columns(model), records(detail), len(detail), css="appendix"
         ),
         "hresults": hresults_table(model),
+        **history_tables(model),
     }
 
 

@@ -18,7 +18,6 @@ from reporter.model import (
 from reporter.render import charts
 from reporter.render.filters import number, percent
 from reporter.render.table import Column, Table, records
-from reporter.schema import status_column
 
 STATUS_COLOURS = {
     COMPLIANT: charts.GREEN,
@@ -47,8 +46,17 @@ class Breakdown:
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
     """The executive summary's tiles: label, value, detail line and status class."""
     k = model.kpis
+    coverage = model.coverage
     tiles = [
         {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
+        {
+            "label": "Inventory coverage",
+            "value": percent(coverage.listed_pct) if coverage.performed else "—",
+            "detail": f"{number(coverage.listed)} of {number(coverage.active)} active servers"
+            if coverage.performed
+            else "not checked",
+            "css": "bad" if coverage.not_listed else "",
+        },
         {
             "label": "Compliant",
             "value": percent(k.compliant_pct),
@@ -110,7 +118,24 @@ def chart_set(model: ReportModel) -> dict[str, Any]:
             "Patches failing, by server",
             "patches failing",
         ),
+        "trend": trend_chart(model),
     }
+
+
+def trend_chart(model: ReportModel) -> Markup:
+    """Servers by status per recorded period, with each period's compliance % above."""
+    trend = model.trend
+    statuses = [status for status in STATUS_COLOURS if status in trend.columns]
+    periods = [
+        (
+            str(row["label"]),
+            [0 if pd.isna(row[status]) else int(row[status]) for status in statuses],
+            percent(row["compliance_pct"]),
+        )
+        for row in trend.to_dict("records")
+    ]
+    series = [(status, STATUS_COLOURS[status]) for status in statuses]
+    return charts.columns(periods, series, "Servers by status and compliance %, by period")
 
 
 def _pairs(series: pd.Series) -> list[tuple[str, int]]:
@@ -121,12 +146,11 @@ def breakdowns(model: ReportModel, rows: int | None) -> list[Breakdown]:
     """One breakdown per ``--group-by`` attribute: a table of every group (at most ``rows``,
     saying where the rest is) and a chart of the biggest."""
     found: list[Breakdown] = []
-    statuses = [(status, status_column(status)) for status in COMPLIANCE_STATUSES]
     columns = [
         Column("group", "Group", "id", width="30%"),
         Column("servers", "Servers", "number", width="10%"),
-        Column("compliant_pct", "Compliant %", "percent", width="12%"),
-        *(Column(name, status, "number", width="12%") for status, name in statuses),
+        Column("compliance_pct", "Compliant %", "percent", width="12%"),
+        *(Column(status, status, "number") for status in COMPLIANCE_STATUSES),
     ]
     for attribute, frame in model.by_group.groupby("attribute", sort=False):
         shown = frame if rows is None else frame.head(rows)
@@ -143,9 +167,11 @@ def breakdowns(model: ReportModel, rows: int | None) -> list[Breakdown]:
             len(frame),
             note=note,
         )
-        series = [(status, STATUS_COLOURS.get(status, charts.GREY)) for status, _ in statuses]
+        series = [
+            (status, STATUS_COLOURS.get(status, charts.GREY)) for status in COMPLIANCE_STATUSES
+        ]
         bars = [
-            (str(row["group"]), [int(row[name]) for _, name in statuses])
+            (str(row["group"]), [int(row[status]) for status in COMPLIANCE_STATUSES])
             for row in records(frame.head(GROUP_BARS))
         ]
         label = f"Servers by compliance status, by {attribute}"

@@ -25,11 +25,13 @@ from reporter.render.table import Column, Table, records
 SECTIONS = [
     ("title-block", "Report"),
     ("summary", "Executive summary"),
+    ("trend", "Trend and changes"),
     ("non-compliant", "Non-compliant servers"),
     ("failed", "Failed patches"),
     ("patch-rollup", "Patch roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
+    ("completeness", "Inventory completeness"),
     ("problems", "Problems"),
     ("patch-detail", "Patch detail"),
     ("methodology", "Methodology"),
@@ -139,6 +141,25 @@ def patch_rollup_table(model: ReportModel) -> Table:
         records(model.patch_rollup),
         len(model.patch_rollup),
         empty="No patch attempts in the figures.",
+    )
+
+
+def completeness_table(model: ReportModel) -> Table:
+    """The completeness check's findings (HTML and PDF)."""
+    columns = [
+        Column("server_id", "Server", "id", width="17%", sub="account_alias"),
+        Column("finding", "Finding", width="17%"),
+        Column("group", "Group", width="28%", sub="data_center"),
+        Column("reason", "What the account says", width="30%"),
+        Column("line", "Line", "number", width="8%"),
+    ]
+    return Table(
+        "completeness",
+        columns,
+        records(model.completeness),
+        len(model.completeness),
+        empty="Nothing missing: the inventory lists every active server in scope, and the "
+        "account has every server it lists.",
     )
 
 

@@ -88,6 +88,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         ("Patches failed", kpis.failed),
         ("Patches in progress", kpis.in_progress_patches),
         ("Problems", kpis.problems),
+        *coverage_facts(model),
     ]
     row = 1
     for label, value in facts:
@@ -117,6 +118,26 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
             row += 1
             sheet.write_string(row, 0, neutralise(str(classification)))
             sheet.write_row(row, 1, [int(value) for value in figures])
+
+
+def coverage_facts(model: ReportModel) -> list[tuple[str | None, object]]:
+    """The Summary rows of the completeness check: its scope, then one line per account."""
+    coverage = model.coverage
+    facts: list[tuple[str | None, object]] = [(None, None)]
+    if not coverage.performed:
+        facts.append(("Inventory completeness", f"not performed: {coverage.reason}"))
+        return facts
+    facts.append(("Inventory completeness scope", coverage.scope))
+    for account in coverage.accounts:
+        alias = account.account_alias
+        facts += [
+            (f"Active servers of {alias}", account.active),
+            (f"Listed by the inventory ({alias})", account.listed),
+            (f"Not in the inventory ({alias})", account.not_listed),
+            (f"Inventory servers not in {alias}", account.not_in_account),
+        ]
+    facts += [(f"Not checked: {alias}", why) for alias, why in coverage.skipped]
+    return facts
 
 
 def write_value(
