@@ -94,3 +94,21 @@ def test_grouping_columns_and_zone_in_every_format(tmp_path, fleet, sim_factory,
     with csv_file.open(encoding="utf-8") as handle:
         first = next(csv.DictReader(handle))
     assert first["execution_start"].endswith("Z")  # the CSV stays UTC
+
+
+def test_a_re_render_keeps_who_prepared_the_report(tmp_path, fleet, sim_factory, credentials):
+    # SPEC 9: "Prepared by" is the login's user name, kept in run.json for re-renders.
+    sim = sim_factory(fleet)
+    inventory = fleet.write_inventory(tmp_path / "inventory.csv")
+    first = tmp_path / "first"
+    assert run(["run", str(inventory), "--out", str(first), *urls(sim), "--format", "pdf"]) in (
+        0,
+        3,
+    )
+    again = tmp_path / "again"
+    argv = ["run", "--from-archive", str(first), "--out", str(again), "--format", "pdf"]
+    assert run(argv) in (0, 3)
+    for folder in (first, again):
+        [pdf] = folder.glob("*.pdf")
+        cover = PdfReader(pdf).pages[0].extract_text()
+        assert re.search(r"Prepared by\s+demo\b", cover), folder.name
