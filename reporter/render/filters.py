@@ -85,16 +85,29 @@ def _in_zone(value: Any, zone: str) -> pd.Timestamp:
     return moment.tz_convert(zoneinfo.ZoneInfo(zone))
 
 
+def _report_zone(context: jinja2.runtime.Context) -> str:
+    """The time zone of the report a template renders (its ``timezone`` variable).
+
+    Raises:
+        RuntimeError: the template has none, e.g. macros imported without context, whose
+            times would silently read as UTC under headers naming another zone.
+    """
+    zone = context.get("timezone")
+    if not zone:
+        raise RuntimeError("a template formats a time without the report's time zone")
+    return str(zone)
+
+
 @jinja2.pass_context
 def _zoned_timestamp(context: jinja2.runtime.Context, value: Any, empty: str = MISSING) -> str:
-    return timestamp(value, empty, zone=context.get("timezone") or "UTC")
+    return timestamp(value, empty, zone=_report_zone(context))
 
 
 @jinja2.pass_context
 def _zoned_timestamp_short(
     context: jinja2.runtime.Context, value: Any, empty: str = MISSING
 ) -> str:
-    return timestamp_short(value, empty, zone=context.get("timezone") or "UTC")
+    return timestamp_short(value, empty, zone=_report_zone(context))
 
 
 _BREAK_AFTER = re.compile(r"(?<=[._-])(?=.)")
