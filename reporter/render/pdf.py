@@ -322,7 +322,7 @@ def render_pdf(
         wide=WIDE_SECTIONS,
     )
     if not rows:  # no page only to say the appendix is left out: the Methodology says so
-        view.sections = [(id, title) for id, title in view.sections if id != "patch-detail"]
+        view.sections = [(key, title) for key, title in view.sections if key != "patch-detail"]
     context = template_context(
         view,
         page_size=size,
