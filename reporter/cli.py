@@ -215,6 +215,21 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="CSV of approved exceptions: server, patch, reason, approver, expiry",
     )
+    run.add_argument(
+        "--group-by",
+        metavar="ATTR,...",
+        help="show compliance by these inventory attributes (e.g. owner,environment)",
+    )
+    run.add_argument(
+        "--columns",
+        metavar="ATTR,...",
+        help="inventory attributes shown as columns in HTML and PDF (default: the first 3)",
+    )
+    run.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone for the times in HTML, PDF and Excel (default: UTC)",
+    )
     history = run.add_mutually_exclusive_group()
     history.add_argument(
         "--history",

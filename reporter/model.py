@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from reporter.schema import (
+    BY_GROUP_SCHEMA,
     CHANGES_SCHEMA,
     COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
@@ -23,13 +24,14 @@ from reporter.schema import (
     FAILURE_SUMMARY_SCHEMA,
     HRESULT_SCHEMA,
     IN_PROGRESS,
-    KB_ROLLUP_SCHEMA,
     NO_DATA,
     NON_COMPLIANT,
     OUTSIDE_PERIOD_SCHEMA,
     PATCH_EXPORT_SCHEMA,
+    PATCH_ROLLUP_SCHEMA,
     PATCH_SCHEMA,
     PERSISTENT_FAILURE_SCHEMA,
+    PROBLEM_KIND_SCHEMA,
     PROBLEM_SCHEMA,
     REBOOT_PENDING,
     REQUIRED_ROLLUP_SCHEMA,
@@ -47,16 +49,17 @@ __all__ = [
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
     "COMPLIANT_EXCEPTED",
+    "DEFAULT_SHOWN_ATTRIBUTES",
     "EXECUTION_COLUMNS",
     "FAILURE_SUMMARY_COLUMNS",
     "FRAME_SCHEMAS",
     "HRESULT_COLUMNS",
     "IN_PROGRESS",
-    "KB_ROLLUP_COLUMNS",
     "NON_COMPLIANT",
     "NO_DATA",
     "PATCH_COLUMNS",
     "PATCH_EXTRA_COLUMNS",
+    "PATCH_ROLLUP_COLUMNS",
     "PROBLEM_COLUMNS",
     "REBOOT_PENDING",
     "SERVER_COLUMNS",
@@ -64,19 +67,21 @@ __all__ = [
     "Coverage",
     "HistorySummary",
     "Kpis",
+    "Presentation",
     "ReportMeta",
     "ReportModel",
+    "SignOff",
     "StandardSummary",
     "validate_model",
 ]
 
 # The patch-attempt columns, in the order of the CSV export (SPEC 5); the ``patches`` frame
-# continues with PATCH_EXTRA_COLUMNS (outcome, patch_key, ...), then the attributes.
+# continues with PATCH_EXTRA_COLUMNS (rpm_name, ..., end_message), then the attributes.
 PATCH_COLUMNS = PATCH_EXPORT_SCHEMA.names
 PATCH_EXTRA_COLUMNS = PATCH_SCHEMA.names[len(PATCH_COLUMNS) :]
 EXECUTION_COLUMNS = EXECUTION_SCHEMA.names
 SERVER_COLUMNS = SERVER_SCHEMA.names
-KB_ROLLUP_COLUMNS = KB_ROLLUP_SCHEMA.names
+PATCH_ROLLUP_COLUMNS = PATCH_ROLLUP_SCHEMA.names
 FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
 HRESULT_COLUMNS = HRESULT_SCHEMA.names
 PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
@@ -88,8 +93,10 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "executions": EXECUTION_SCHEMA,
     "patches": PATCH_SCHEMA,
     "failed": FAILED_SCHEMA,
-    "kb_rollup": KB_ROLLUP_SCHEMA,
+    "patch_rollup": PATCH_ROLLUP_SCHEMA,
     "problems": PROBLEM_SCHEMA,
+    "problem_kinds": PROBLEM_KIND_SCHEMA,
+    "by_group": BY_GROUP_SCHEMA,
     "failure_summary": FAILURE_SUMMARY_SCHEMA,
     "hresults": HRESULT_SCHEMA,
     "trend": TREND_SCHEMA,
@@ -155,6 +162,39 @@ class Kpis:
             status: plain if status == COMPLIANT else others[status]
             for status in COMPLIANCE_STATUSES
         }
+
+
+# Inventory attributes the HTML and PDF tables show as columns unless told which (--columns);
+# Excel and CSV keep every attribute.
+DEFAULT_SHOWN_ATTRIBUTES = 3
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """Who answers for the report (the cover's sign-off block).
+
+    A name left None is a blank line to sign on.
+    """
+
+    prepared_by: str | None = None
+    reviewed_by: str | None = None
+    approved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How the user asked the figures to be shown: chosen, not computed.
+
+    ``group_by`` and ``columns`` name inventory attributes (as the inventory heads them);
+    ``columns`` None shows the first :data:`DEFAULT_SHOWN_ATTRIBUTES`. ``timezone`` is an IANA
+    name for the times the HTML, PDF and Excel show.
+    """
+
+    timezone: str = "UTC"
+    group_by: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
+    sign_off: SignOff = SignOff()
+    classification: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +292,16 @@ class ReportMeta:
     manifest_sha256: str | None
     span_start: datetime | None  # earliest and latest execution start in the figures
     span_end: datetime | None
+    scope: str = "every execution fetched"  # which executions were counted, in words
+    timezone: str = "UTC"  # IANA name: the zone times are shown in (CSV and evidence stay UTC)
+    sign_off: SignOff = SignOff()
+    classification: str | None = None  # a label such as "Confidential", on every page
+
+    @property
+    def report_id(self) -> str:
+        """The short ID every page and file of this report carries (SPEC 5): the first 12 hex
+        digits of the evidence manifest's SHA-256, else of the input's."""
+        return (self.manifest_sha256 or self.input_sha256)[:12]
 
 
 @dataclass(frozen=True)
@@ -314,9 +364,14 @@ class ReportModel:
     executions: pd.DataFrame  # executions in the figures
     patches: pd.DataFrame  # one row per patch attempt
     failed: pd.DataFrame  # rows of ``patches`` whose outcome is "failed", with still_failing
-    kb_rollup: pd.DataFrame  # sorted by servers_failed desc, then key
-    problems: pd.DataFrame
+    patch_rollup: pd.DataFrame  # sorted by servers_failed desc, then key
+    problems: pd.DataFrame  # grouped by kind, most serious first (reporter.problems)
     attribute_columns: list[str] = field(default_factory=list)
+    shown_attributes: list[str] = field(default_factory=list)  # as columns in HTML and PDF
+    problem_kinds: pd.DataFrame = field(default_factory=lambda: empty_frame(PROBLEM_KIND_SCHEMA))
+    # problems per kind, most serious first: only the kinds present
+    by_group: pd.DataFrame = field(default_factory=lambda: empty_frame(BY_GROUP_SCHEMA))
+    # compliance per value of each --group-by attribute, in the order asked
     # Chart data, computed once for every renderer:
     results_by_classification: pd.DataFrame = field(default_factory=pd.DataFrame)
     # index: classification; columns: succeeded, warning, failed, in progress (counts)

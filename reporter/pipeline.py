@@ -28,7 +28,14 @@ from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
 from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
-from reporter.sources import archive_model, fetch_model, inventory_path, with_recorded_settings
+from reporter.sources import (
+    archive_model,
+    check_choices,
+    fetch_model,
+    inventory_path,
+    presentation_of,
+    with_recorded_settings,
+)
 from reporter.standard import load_standard
 
 log = logging.getLogger("reporter")
@@ -96,6 +103,8 @@ def run_in(
             sla_days=settings.sla_days,
             lookback_months=settings.baseline_lookback_months,
         )
+    if inventory is not None:  # --group-by and --columns checked before anything is fetched
+        check_choices(settings, inventory)
     store = open_history(settings)  # checked before anything is fetched, like the inputs
     try:
         generated_at = clock()
@@ -117,6 +126,9 @@ def run_in(
                     settings=settings,
                     standard=standard,
                     ledger=ledger,
+                    presentation=presentation_of(
+                        settings, archive.record.user_name if archive.record else None
+                    ),
                 )
             manifest_path = archive.manifest
         else:

@@ -38,8 +38,9 @@ from reporter.fetch import (
     fetch_executions,
 )
 from reporter.fileio import output_errors
+from reporter.grouping import resolve_attributes
 from reporter.inventory import Inventory
-from reporter.model import ReportModel
+from reporter.model import Presentation, ReportModel, SignOff
 from reporter.problems import Problem
 from reporter.records import Period, Target
 from reporter.report import build_report
@@ -125,6 +126,7 @@ def fetch_model(
                     servers_api, default_alias, scope, folder
                 )
                 listings[listing.account_alias] = listing
+        check_choices(settings, inventory)  # the account's list is known only now
         targets = targets_for(inventory, default_alias)
         # The account's list is read now: check the baseline's attributes against it.
         standard = standard.for_inventory(inventory.attribute_columns)
@@ -187,6 +189,7 @@ def fetch_model(
                 input_name=ACCOUNT_INPUT_NAME if from_account else None,
                 completeness=(findings, coverage),
                 reboot_pending_compliant=settings.reboot_pending_compliant,
+                presentation=presentation_of(settings, login.user),
             )
         if standard.active:
             recording = RecordingLedger(ledger) if ledger is not None else None
@@ -250,13 +253,15 @@ def archive_model(
     settings: RunSettings | None = None,
     standard: Standard | None = None,
     ledger: LedgerReader | None = None,
+    presentation: Presentation | None = None,
 ) -> ReportModel:
     """The model of a run rebuilt from its evidence, with the same rules as over the network.
 
     Rows without an account alias take ``account``, else the archive's one alias. The
     completeness check is read from the servers API's saved answers (``scope``: as the run
-    recorded it, unless given). Measured against ``standard`` (judged with ``settings``) as
-    the run was: the look-back reads what the run saved, and, without a period, the reference
+    recorded it, unless given). ``presentation`` carries the user's choices (sign-off, time
+    zone, grouping, columns). Measured against ``standard`` (judged with ``settings``) as the
+    run was: the look-back reads what the run saved, and, without a period, the reference
     date is the run's own.
     """
     settings = settings or RunSettings(inventory=None)
@@ -288,6 +293,7 @@ def archive_model(
         input_name=ACCOUNT_INPUT_NAME if from_account else None,
         completeness=checked,
         reboot_pending_compliant=settings.reboot_pending_compliant,
+        presentation=presentation,
     )
     if not standard.active:
         return model
@@ -306,6 +312,29 @@ def archive_model(
         ledger=ledger,
         names=standard_names(settings),
         from_archive=True,
+    )
+
+
+def check_choices(settings: RunSettings, inventory: Inventory) -> None:
+    """Raise a UsageError if ``--group-by`` or ``--columns`` names an attribute the inventory
+    lacks (before anything is fetched)."""
+    resolve_attributes(inventory.attribute_columns, settings.group_by, "--group-by")
+    resolve_attributes(inventory.attribute_columns, settings.columns or (), "--columns")
+
+
+def presentation_of(settings: RunSettings, user_name: str | None) -> Presentation:
+    """The user's choices for the reports. "Prepared by" is ``prepared_by`` from the config,
+    else ``user_name`` (the Login API's userName of the run, kept in its run.json)."""
+    return Presentation(
+        timezone=settings.timezone,
+        group_by=settings.group_by,
+        columns=settings.columns,
+        sign_off=SignOff(
+            prepared_by=settings.prepared_by or user_name,
+            reviewed_by=settings.reviewed_by,
+            approved_by=settings.approved_by,
+        ),
+        classification=settings.classification,
     )
 
 

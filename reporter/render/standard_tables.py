@@ -3,7 +3,8 @@ a restart, required patches, exceptions, and executions outside the period."""
 
 from reporter.model import REBOOT_PENDING, ReportModel
 from reporter.render.history_tables import MORE, ROWS
-from reporter.render.view import Column, Table, capped, records
+from reporter.render.table import Column, Table, records
+from reporter.render.view import capped, zoned
 from reporter.schema import OVERDUE
 
 
@@ -27,7 +28,7 @@ def standard_tables(model: ReportModel) -> dict[str, Table]:
                     sub="latest_execution_start",
                     sub_kind="time",
                 ),
-                Column("last_success", "Last success (UTC)", "time", width="12%"),
+                Column("last_success", zoned("Last success", model), "time", width="12%"),
             ],
             pending,
             ROWS,
@@ -105,7 +106,7 @@ def standard_tables(model: ReportModel) -> dict[str, Table]:
                 Column("server_id", "Server", "id", width="20%", sub="account_alias"),
                 Column("execution_id", "Execution", "id", width="15%"),
                 Column("status", "Status", "status", width="12%"),
-                Column("start", "Start (UTC)", "time", width="16%"),
+                Column("start", zoned("Start", model), "time", width="16%"),
                 Column("reason", "Why it is not in the figures", width="30%"),
             ],
             model.outside_period,

@@ -1,11 +1,14 @@
-"""The executive summary's figures as tiles and charts (inline SVG), from the report model."""
+"""The executive summary as the HTML and PDF show it: KPI tiles, charts, compliance by group."""
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
 from reporter.model import (
+    COMPLIANCE_STATUSES,
     COMPLIANT,
     COMPLIANT_EXCEPTED,
     IN_PROGRESS,
@@ -16,6 +19,7 @@ from reporter.model import (
 )
 from reporter.render import charts
 from reporter.render.filters import number, percent
+from reporter.render.table import Column, Table, records
 
 STATUS_COLOURS = {
     COMPLIANT: charts.GREEN,
@@ -31,6 +35,16 @@ OUTCOME_SERIES = [
     ("failed", charts.RED),
     ("in progress", charts.AMBER),
 ]
+GROUP_BARS = 12  # groups drawn in a breakdown's chart: the biggest ones
+
+
+@dataclass
+class Breakdown:
+    """Compliance by the values of one inventory attribute (``--group-by``)."""
+
+    attribute: str
+    table: Table
+    chart: Markup
 
 
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
@@ -111,12 +125,10 @@ def chart_set(model: ReportModel) -> dict[str, Any]:
     k = model.kpis
     counts = k.status_counts()
     segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
-    by_class = model.results_by_classification
     names = [name for name, _ in OUTCOME_SERIES]
-    rows = [
-        (str(label), [int(by_class.at[label, n]) if n in by_class.columns else 0 for n in names])
-        for label in by_class.index
-    ]
+    by_class = model.results_by_classification.reindex(columns=names, fill_value=0)
+    per_class: list[list[int]] = by_class.to_numpy(dtype=np.int64).tolist()
+    rows = list(zip(map(str, by_class.index), per_class, strict=True))
     return {
         "compliance": charts.donut(
             segments, percent(k.compliant_pct), "compliant", "Servers by compliance status"
@@ -155,3 +167,40 @@ def trend_chart(model: ReportModel) -> Markup:
 
 def _pairs(series: pd.Series) -> list[tuple[str, int]]:
     return [(str(key), int(value)) for key, value in series.items() if not pd.isna(value)]
+
+
+def breakdowns(model: ReportModel, rows: int | None) -> list[Breakdown]:
+    """One breakdown per ``--group-by`` attribute: a table of every group (at most ``rows``,
+    saying where the rest is) and a chart of the biggest."""
+    found: list[Breakdown] = []
+    columns = [
+        Column("group", "Group", "id", width="30%"),
+        Column("servers", "Servers", "number", width="10%"),
+        Column("compliance_pct", "Compliant %", "percent", width="12%"),
+        *(Column(status, status, "number") for status in COMPLIANCE_STATUSES),
+    ]
+    for attribute, frame in model.by_group.groupby("attribute", sort=False):
+        shown = frame if rows is None else frame.head(rows)
+        note = None
+        if len(shown) < len(frame):
+            note = (
+                f"Showing the {number(len(shown))} biggest of {number(len(frame))} groups; "
+                "every group is on the Excel report's By group sheet."
+            )
+        table = Table(
+            f"by-group-{len(found) + 1}",
+            columns,
+            records(shown),
+            len(frame),
+            note=note,
+        )
+        series = [
+            (status, STATUS_COLOURS.get(status, charts.GREY)) for status in COMPLIANCE_STATUSES
+        ]
+        bars = [
+            (str(row["group"]), [int(row[status]) for status in COMPLIANCE_STATUSES])
+            for row in records(frame.head(GROUP_BARS))
+        ]
+        label = f"Servers by compliance status, by {attribute}"
+        found.append(Breakdown(str(attribute), table, charts.stacked_bars(bars, series, label)))
+    return found

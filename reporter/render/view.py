@@ -1,10 +1,12 @@
 """What the HTML and PDF templates read: the report model arranged into sections and tables.
 
 Nothing here computes a figure of the report; it picks the rows and columns each section
-shows, caps long lists (saying where the rest is) and draws the charts from the model's data.
+shows, caps long lists (saying where the rest is) and draws the charts from the model's data
+(the executive summary's parts are :mod:`reporter.render.summary`, the title block's
+:mod:`reporter.render.cover`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +15,13 @@ import pandas as pd
 from reporter.codes import RESULT_CODES
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE, STANDARD_RULES
 from reporter.model import ReportModel
-from reporter.render.filters import number, timestamp
-from reporter.render.summary import chart_set, kpi_tiles
+from reporter.render.cover import cover_facts, sign_off_lines
+from reporter.render.filters import number
+from reporter.render.summary import Breakdown, breakdowns, chart_set, kpi_tiles
+from reporter.render.table import Column, Table, records
 
-# (id, title) in the order of SPEC 5. The PDF moves "patch-detail" to the end as an appendix.
+# (id, title) in the order of SPEC 5. The PDF moves "patch-detail" to the end as an appendix,
+# and leaves it out when it holds no rows.
 SECTIONS = [
     ("title-block", "Report"),
     ("summary", "Executive summary"),
@@ -26,7 +31,7 @@ SECTIONS = [
     ("failed", "Failed patches"),
     ("required", "Required patches"),
     ("exceptions", "Exceptions"),
-    ("kb-rollup", "KB roll-up"),
+    ("patch-rollup", "Patch roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
     ("completeness", "Inventory completeness"),
@@ -46,38 +51,6 @@ RESULT_OUTCOMES = {
 SUMMARY_ROWS = 50  # rows of the failure summaries (by patch and error; by server in the PDF)
 
 
-@dataclass(frozen=True)
-class Column:
-    """One table column: which field, its header, how to format it (a filter kind).
-
-    ``kind`` is one of text, id (an identifier kept on one line on screen), number, time,
-    duration, yes_no, status, kb, code. ``sub`` names a
-    second field shown under the value in small type (formatted as ``sub_kind``), which keeps
-    the PDF's tables narrow enough for a portrait page.
-    """
-
-    key: str
-    label: str
-    kind: str = "text"
-    width: str | None = None
-    sub: str | None = None
-    sub_kind: str = "text"
-
-
-@dataclass
-class Table:
-    """Rows to show (already capped), with how many there are in all and where the rest is."""
-
-    id: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    total: int
-    empty: str = "None."
-    note: str | None = None
-    interactive: bool = True
-    css: str = ""
-
-
 @dataclass
 class View:
     """Everything a report template reads."""
@@ -91,12 +64,9 @@ class View:
     result_codes: list[dict[str, Any]]
     rules: dict[str, str | list[str]]
     facts: list[tuple[str, str]] = field(default_factory=list)
-
-
-def records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
-    """The first ``limit`` rows of ``frame`` as dicts (categoricals read as plain values)."""
-    head = frame if limit is None else frame.head(limit)
-    return head.to_dict("records")
+    sign_off: list[tuple[str, str | None]] = field(default_factory=list)
+    groups: list[Breakdown] = field(default_factory=list)
+    wide: set[str] = field(default_factory=set)  # sections laid out on landscape pages (PDF)
 
 
 def capped(
@@ -115,15 +85,36 @@ def capped(
     return Table(table_id, columns, records(frame, limit), total, note=note, **options)
 
 
+def zoned(label: str, model: ReportModel) -> str:
+    """A time column's header, naming the zone its times are shown in: ``Start (UTC)``."""
+    return f"{label} ({model.meta.timezone})"
+
+
+def server_columns(model: ReportModel, kind: str = "id", width: str | None = None) -> list[Column]:
+    """The server column, after an account column when the report spans several accounts."""
+    account = [Column("account_alias", "Account", "id")] if len(model.meta.accounts) > 1 else []
+    return [*account, Column("server_id", "Server", kind, width=width)]
+
+
+def attribute_columns(model: ReportModel) -> list[Column]:
+    """One column per inventory attribute shown (``--columns``), headed as in the inventory."""
+    return [Column(name, name, "id") for name in model.shown_attributes]
+
+
+def columns_with(base: list[Column], model: ReportModel) -> list[Column]:
+    """``base`` followed by the inventory attribute columns shown."""
+    return [*base, *attribute_columns(model)]
+
+
 def failure_summary_table(model: ReportModel, rest: str) -> Table:
     """The failed attempts per patch and error, most servers first (HTML and PDF)."""
     columns = [
-        Column("patch_key", "Patch", "kb", width="17%", sub="title"),
-        Column("result", "Result", width="16%", sub="result_meaning"),
-        Column("hresult", "HRESULT", "code", width="15%", sub="hresult_name"),
-        Column("hresult_meaning", "Error meaning", width="30%"),
-        Column("servers", "Servers", "number", width="10%"),
-        Column("attempts", "Attempts", "number", width="12%"),
+        Column("patch_key", "Patch", "kb", width="29%", sub="title"),
+        Column("result", "Result", width="15%", sub="result_meaning"),
+        Column("hresult", "HRESULT", "code", width="16%", sub="hresult_name"),
+        Column("hresult_meaning", "Error meaning", width="24%"),
+        Column("servers", "Servers", "number", width="8%"),
+        Column("attempts", "Attempts", "number", width="8%"),
     ]
     return capped(
         "failure-summary",
@@ -135,18 +126,26 @@ def failure_summary_table(model: ReportModel, rest: str) -> Table:
     )
 
 
-def kb_rollup_table(model: ReportModel) -> Table:
-    """Each patch across the fleet (HTML and PDF)."""
+def patch_rollup_table(model: ReportModel) -> Table:
+    """Each patch across the fleet; the outcome columns add up to Servers (HTML and PDF)."""
     columns = [
         Column("patch_key", "Patch", "kb", width="14%"),
-        Column("title", "Title", width="38%"),
-        Column("classification", "Classification", width="14%"),
-        Column("servers_attempted", "Servers", "number", width="8%"),
-        Column("servers_succeeded", "Succeeded", "number", width="9%"),
-        Column("servers_failed", "Failed", "number", width="8%"),
-        Column("attempts", "Attempts", "number", width="9%"),
+        Column("title", "Title", width="31%"),
+        Column("classification", "Classification", width="13%"),
+        Column("servers_attempted", "Servers", "number", width="7%"),
+        Column("servers_succeeded", "Succeeded", "number", width="8.5%"),
+        Column("servers_warnings", "Warnings", "number", width="8%"),
+        Column("servers_in_progress", "In progress", "number", width="7%"),
+        Column("servers_failed", "Failed", "number", width="5.5%"),
+        Column("attempts", "Attempts", "number", width="6%"),
     ]
-    return Table("kb-rollup", columns, records(model.kb_rollup), len(model.kb_rollup))
+    return Table(
+        "patch-rollup",
+        columns,
+        records(model.patch_rollup),
+        len(model.patch_rollup),
+        empty="No patch attempts in the figures.",
+    )
 
 
 def completeness_table(model: ReportModel) -> Table:
@@ -169,13 +168,13 @@ def completeness_table(model: ReportModel) -> Table:
 
 
 def problems_table(model: ReportModel) -> Table:
-    """The problems list (HTML and PDF)."""
+    """The problems list, grouped by kind, most serious first (HTML and PDF)."""
     columns = [
+        Column("kind", "Kind", width="12%"),
         Column("line", "Line", "number", width="6%"),
-        Column("kind", "Kind", width="13%"),
-        Column("server_id", "Server", width="17%", sub="account_alias"),
-        Column("execution_id", "Execution", width="13%"),
-        Column("reason", "Reason", width="51%"),
+        *server_columns(model, width="16%"),
+        Column("execution_id", "Execution", "id", width="12%"),
+        Column("reason", "Reason"),
     ]
     return Table(
         "problems",
@@ -184,6 +183,17 @@ def problems_table(model: ReportModel) -> Table:
         len(model.problems),
         empty="No problems: every inventory row is in the figures.",
     )
+
+
+def problem_kinds_table(model: ReportModel) -> Table:
+    """How many problems of each kind, most serious first (the executive summary)."""
+    columns = [
+        Column("kind", "Problem kind", width="22%"),
+        Column("problems", "Problems", "number", width="12%"),
+        Column("meaning", "What it means", width="66%"),
+    ]
+    kinds = model.problem_kinds
+    return Table("problem-kinds", columns, records(kinds), len(kinds), interactive=False)
 
 
 def hresults_table(model: ReportModel) -> Table:
@@ -198,55 +208,13 @@ def hresults_table(model: ReportModel) -> Table:
     )
 
 
-def attribute_columns(model: ReportModel) -> list[Column]:
-    """One text column per inventory attribute, headed as in the inventory (as Excel does)."""
-    return [Column(name, name) for name in model.attribute_columns]
-
-
-def title_block_facts(model: ReportModel) -> list[tuple[str, str]]:
-    """The title block: what the report covers and where its data came from."""
-    meta = model.meta
-    span = "no executions in the figures"
-    if meta.span_start is not None and not pd.isna(meta.span_start):
-        span = f"{timestamp(meta.span_start)} to {timestamp(meta.span_end)}"
-    standard = model.standard
-    files = [
-        f"{what} {name}"
-        for what, name in (
-            ("baseline", standard.baseline_name),
-            ("exceptions", standard.exceptions_name),
-        )
-        if name is not None
-    ]
-    inputs = []
-    if files and standard.reference_date is not None:
-        judged = timestamp(standard.reference_date)
-        inputs.append(
-            (
-                "Measured against",
-                f"{' and '.join(files)}, judged at {judged} (SHA-256 under Methodology)",
-            )
-        )
-    return [
-        ("Period", meta.period or f"latest execution per server (run of {meta.label})"),
-        ("Executions started", span),
-        ("Account(s)", ", ".join(meta.accounts) or "—"),
-        ("Generated", timestamp(meta.generated_at)),
-        ("Tool version", f"reporter {meta.tool_version}"),
-        ("Data source", meta.data_source),
-        ("Input file", meta.input_name),
-        ("Input SHA-256", meta.input_sha256),
-        ("Evidence manifest SHA-256", meta.manifest_sha256 or "no evidence manifest"),
-        *inputs,
-    ]
-
-
 def build_view(
     model: ReportModel,
     *,
     medium: str,
     detail_limit: int | None,
-    table_factory: Any,
+    table_factory: Callable[[ReportModel, int | None], dict[str, Table]],
+    wide: set[str] | None = None,
 ) -> View:
     """Arrange ``model`` for a template.
 
@@ -256,6 +224,7 @@ def build_view(
         detail_limit: the most patch-detail rows to show (None: all; 0: none).
         table_factory: a function ``(model, detail_limit) -> dict[str, Table]`` choosing each
             medium's tables (see :mod:`reporter.render.html` and :mod:`reporter.render.pdf`).
+        wide: the sections to lay out on landscape pages (the PDF's wide tables).
     """
     sections = [section for section in SECTIONS if shown_section(model, section[0])]
     if medium == "pdf":  # the long appendix goes last, where an auditor expects it
@@ -265,16 +234,21 @@ def build_view(
         {"code": c.code, "name": c.name, "meaning": c.meaning, "outcome": RESULT_OUTCOMES[c.code]}
         for c in sorted(RESULT_CODES.values(), key=lambda c: c.code)
     ]
+    tables = table_factory(model, detail_limit)
+    tables["problem-kinds"] = problem_kinds_table(model)
     return View(
         model=model,
         medium=medium,
         sections=sections,
         kpis=kpi_tiles(model),
         charts=chart_set(model),
-        tables=table_factory(model, detail_limit),
+        tables=tables,
         result_codes=result_codes,
         rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE, "standard": STANDARD_RULES},
-        facts=title_block_facts(model),
+        facts=cover_facts(model),
+        sign_off=sign_off_lines(model),
+        groups=breakdowns(model, rows=None if medium == "html" else SUMMARY_ROWS),
+        wide=set(wide or ()),
     )
 
 
@@ -290,13 +264,11 @@ def shown_section(model: ReportModel, section: str) -> bool:
     return True
 
 
-def columns_with(base: Sequence[Column], model: ReportModel) -> list[Column]:
-    """``base`` followed by the inventory attribute columns."""
-    return [*base, *attribute_columns(model)]
-
-
 def period_label(model: ReportModel) -> str:
-    """How the title block and the running header name what the report covers."""
+    """How the title block and the running header name what the report covers.
+
+    With a period, the month; without, what was counted and the run's date.
+    """
     meta = model.meta
     if meta.period:
         try:
@@ -304,7 +276,8 @@ def period_label(model: ReportModel) -> str:
         except ValueError:
             return f"Period {meta.period}"
         return f"{month} ({meta.period})"
-    return f"Latest executions, {meta.label}"
+    scope = meta.scope[:1].upper() + meta.scope[1:]
+    return f"{scope}, {meta.label}"
 
 
 def template_context(view: View, **extra: Any) -> dict[str, Any]:
@@ -321,13 +294,16 @@ def template_context(view: View, **extra: Any) -> dict[str, Any]:
         "model": view.model,
         "meta": meta,
         "medium": view.medium,
+        "timezone": meta.timezone,
         "period_label": period_label(view.model),
         "section_titles": titles,
         "description": f"Patch compliance of {number(view.model.kpis.servers)} servers"
         f" ({accounts or 'no account'}), {period_label(view.model)}",
-        "keywords": ", ".join(["patch compliance", meta.label, *meta.accounts]),
+        "keywords": ", ".join(["patch compliance", meta.label, meta.report_id, *meta.accounts]),
         "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "footer": " · ".join([accounts or "no account", meta.label, f"Report ID {meta.report_id}"]),
         "appendix_pending": False,
         "failed_note": "",
+        "attachments": [],
         **extra,
     }

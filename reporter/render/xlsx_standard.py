@@ -30,10 +30,10 @@ def outside_period_sheet(model: ReportModel) -> list[SheetSpec]:
     return [("Outside period", model.outside_period, None, None)]
 
 
-def standard_facts(model: ReportModel) -> list[tuple[str, object]]:
+def standard_facts(model: ReportModel) -> list[tuple[str | None, object]]:
     """The Summary sheet's lines about the standard (SPEC 4a), when there is one."""
     standard, kpis = model.standard, model.kpis
-    facts: list[tuple[str, object]] = []
+    facts: list[tuple[str | None, object]] = []
     if standard.has_baseline:
         facts += [
             ("Baseline file", standard.baseline_name),
@@ -50,7 +50,7 @@ def standard_facts(model: ReportModel) -> list[tuple[str, object]]:
             ("Exceptions file SHA-256", standard.exceptions_sha256),
         ]
     if standard.reference_date is not None:
-        facts.append(("Deadlines judged at (UTC)", standard.reference_date))
+        facts.append((f"Deadlines judged at ({model.meta.timezone})", standard.reference_date))
     return facts
 
 
