@@ -3,6 +3,7 @@ required patches and their states, applies_to, the look-back and the history led
 exceptions, and the files' errors."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -10,6 +11,7 @@ import pytest
 from handmade import (
     BASELINE_HEADER,
     EXCEPTIONS_HEADER,
+    FAIL,
     OK,
     fleet,
     inventory,
@@ -19,6 +21,8 @@ from handmade import (
     write_csv,
 )
 from readers import sheet_rows
+
+from reporter.cli import main
 
 W1, W2, W3 = (server(f"VA1OSDWEB0{n}", "Windows Server 2019") for n in (1, 2, 3))
 W6 = server("VA1OSDWEB06", "Windows Server 2016")
@@ -296,3 +300,47 @@ def test_a_re_render_measures_against_the_standard_the_run_kept(setup):
     )
     assert code == 0, output
     assert states(book(again)) == states(book(out))
+
+
+def test_exceptions_without_a_baseline_cover_failures(tmp_path, sim_factory, credentials):
+    failing = [run(W1, "VA1-310001", "2026-10-14 02:00", [(EVERYWHERE, FAIL)])]
+    failing.append(run(W2, "VA1-310002", "2026-10-14 02:00", [(EVERYWHERE, FAIL), (EARLY, FAIL)]))
+    sim = sim_factory(fleet([W1, W2], failing))
+    exceptions = write_csv(
+        tmp_path / "exceptions.csv",
+        EXCEPTIONS_HEADER,
+        [["*", "KB5031361", "known bad update", "CISO", "2026-12-31"]],
+    )
+    out = tmp_path / "out"
+    code, output = reporter_run(
+        sim,
+        str(inventory(tmp_path / "servers.csv", [W1, W2])),
+        "--period",
+        "2026-10",
+        "--exceptions",
+        str(exceptions),
+        "--out",
+        str(out),
+        "--format",
+        "xlsx",
+    )
+    assert code == 0, output
+    found = book(out)
+    status = statuses(found)
+    assert status[W1.server_id] == (
+        "Compliant (excepted)",
+        "every reason against it is excepted: KB5031361 (exception line 2, approved by CISO, "
+        "until 2026-12-31)",
+    )
+    # W2's other failure is not covered: it stays non-compliant, and says what is excepted.
+    assert status[W2.server_id][0] == "Non-compliant"
+    assert status[W2.server_id][1].startswith("1 patch failed: KB5030000; excepted: KB5031361")
+    assert "Required" not in found.sheetnames
+    [listed] = sheet_rows(found, "Exceptions")
+    assert (listed["State"], listed["Matched"]) == ("in force", 2)
+    # The history records the statuses, and an import from the evidence gives the same.
+    imported = tmp_path / "imported.sqlite"
+    assert main(["history", "import", str(out), "--history", str(imported)]) == 0
+    query = "SELECT server_id, status, reason FROM server_status ORDER BY server_id"
+    with sqlite3.connect(out / "history.sqlite") as first, sqlite3.connect(imported) as again:
+        assert first.execute(query).fetchall() == again.execute(query).fetchall()
