@@ -22,7 +22,10 @@ from handmade import (
 )
 from readers import sheet_rows
 
+from reporter import sources
 from reporter.cli import main
+from reporter.model import validate_model
+from reporter.standard.lookback import measure
 
 W1, W2, W3 = (server(f"VA1OSDWEB0{n}", "Windows Server 2019") for n in (1, 2, 3))
 W6 = server("VA1OSDWEB06", "Windows Server 2016")
@@ -80,8 +83,15 @@ def statuses(workbook: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_required_patches_installed_due_and_overdue(setup):
+def test_required_patches_installed_due_and_overdue(setup, monkeypatch):
     sim, files, tmp_path = setup
+    measured = []
+
+    def keep(*args, **kwargs):
+        measured.append(measure(*args, **kwargs))
+        return measured[-1]
+
+    monkeypatch.setattr(sources, "measure", keep)
     out = tmp_path / "out"
     code, output = reporter_run(
         sim,
@@ -139,6 +149,10 @@ def test_required_patches_installed_due_and_overdue(setup):
     assert any(entry.get("execution_id") == "VA1-300001" for entry in manifest["entries"])
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert 'id="required"' in html and "Overdue, by server" in html
+    [model] = measured
+    validate_model(model)  # the standard's frames follow their schema
+    # Two KB rows on the 4 Windows servers, two on the three 2019 ones, two on the Linux one.
+    assert len(model.required) == 2 * 4 + 2 * 3 + 2
 
 
 def test_the_history_ledger_shows_an_earlier_installation(setup):
