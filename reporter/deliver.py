@@ -243,7 +243,7 @@ def body_text(model: ReportModel, attachment_names: Sequence[str]) -> str:
         f"Patches attempted: {kpis.patches_attempted} (succeeded {kpis.succeeded}, "
         f"with warnings {kpis.warnings}, failed {kpis.failed}, "
         f"in progress {kpis.in_progress_patches})",
-        f"Problems listed: {kpis.problems} (inventory rows not used, executions not fetched)",
+        f"Problems listed: {kpis.problems} (input rows not used, executions not fetched)",
     ]
     servers = model.servers
     if "compliance" in servers.columns:
