@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reporter.config import history_file_for_listing
+from reporter.config import RunSettings, history_file_for_listing
 from reporter.errors import ArchiveError, ExitCode, UsageError
 from reporter.history import HistoryStore, PeriodRecord, RecordedPeriod, period_record
 from reporter.inventory import load_inventory
 from reporter.records import Period
 from reporter.runrecord import RUN_RECORD, LabelFolder, label_folders, saved_inventory
 from reporter.schema import COMPLIANCE_STATUSES
-from reporter.sources import archive_model
+from reporter.sources import archive_model, with_recorded_settings
+from reporter.standard import load_standard
+from reporter.standard.ledger import LedgerReader
 
 DEFAULT_TITLE = "Patch compliance"
 
@@ -104,7 +106,7 @@ def import_history(
                 )
         records: list[PeriodRecord] = []
         for folder in folders:
-            record = rebuilt_period(folder, inventory, period, account, clock)
+            record = rebuilt_period(folder, inventory, period, account, clock, store.ledger)
             records.append(record)
             print(
                 f"  {record.label} ({record.accounts or '-'}): "
@@ -136,18 +138,32 @@ def rebuilt_period(
     period: Period | None,
     account: str | None,
     clock: Callable[[], datetime],
+    ledger: LedgerReader | None = None,
 ) -> PeriodRecord:
-    """One label folder's period, rebuilt as ``--from-archive`` rebuilds it."""
+    """One label folder's period, rebuilt as ``--from-archive`` rebuilds it (``ledger``: the
+    history store's patch ledger, for a baseline)."""
     record = folder.record
     if record is not None:
+        saved = load_inventory(saved_inventory(folder.path, record))
+        # Measured against the standard the run recorded, as --from-archive measures it.
+        settings = with_recorded_settings(RunSettings(inventory=None), folder)
         model = archive_model(
             folder,
-            load_inventory(saved_inventory(folder.path, record)),
+            saved,
             period=record.period,
             title=record.title or DEFAULT_TITLE,
             account=record.account,
             generated_at=record.generated_at,
             data_source=f"evidence archive {folder.path}",
+            settings=settings,
+            standard=load_standard(
+                settings.baseline,
+                settings.exceptions,
+                saved.attribute_columns,
+                sla_days=settings.sla_days,
+                lookback_months=settings.baseline_lookback_months,
+            ),
+            ledger=ledger,
         )
     else:
         assert inventory is not None and period is not None  # checked by the caller

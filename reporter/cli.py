@@ -206,6 +206,16 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--page-size", choices=["A4", "Letter"], help="PDF page size (default: A4)")
     run.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="CSV of required patches to measure every server against (see the README)",
+    )
+    run.add_argument(
+        "--exceptions",
+        metavar="FILE",
+        help="CSV of approved exceptions: server, patch, reason, approver, expiry",
+    )
+    run.add_argument(
         "--group-by",
         metavar="ATTR,...",
         help="show compliance by these inventory attributes (e.g. owner,environment)",
@@ -352,6 +362,12 @@ def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
     )
     simulate.add_argument(
         "--inventory", metavar="FILE", help="write the fleet's inventory CSV here"
+    )
+    simulate.add_argument(
+        "--baseline", metavar="FILE", help="write a sample baseline that fits the fleet here"
+    )
+    simulate.add_argument(
+        "--exceptions", metavar="FILE", help="write sample exceptions that fit the fleet here"
     )
     simulate.add_argument("--user", default="demo", help="login user name (default: demo)")
     simulate.add_argument("--password", default="demo", help="login password (default: demo)")

@@ -203,6 +203,9 @@ _TABLE = """
     -> Let the other installation finish (or restart the server), then retry
 0x80070BC2 ERROR_SUCCESS_REBOOT_REQUIRED reboot: installed, but the server must restart to finish
     -> @reboot
+0x80070BC3 ERROR_SUCCESS_RESTART_REQUIRED reboot: installed, but the changes take effect only after
+    a restart
+    -> @reboot
 0x80070BC9 ERROR_FAIL_REBOOT_REQUIRED reboot: the requested operation failed; restart the system to
     roll back changes made
     -> Restart the server to roll back the changes, make sure no policy sets how the Windows
@@ -262,6 +265,10 @@ def _parse_table(text: str) -> dict[int, HResult]:
 
 
 HRESULTS: dict[int, HResult] = _parse_table(_TABLE)
+# Reboot codes that report a success (SPEC 9): the update is installed and waits for a restart.
+# The other reboot codes (a failure because a restart is pending, a post-restart step still
+# running) report failures and are judged as such.
+SUCCESS_REBOOT_HRESULTS = frozenset({0x00240005, 0x80070BC2, 0x80070BC3})
 
 # Facilities worth naming in an explanation (bits 16-28 of an HRESULT).
 _FACILITIES = {

@@ -7,7 +7,6 @@ counts as the latest, since only executions that have not started lack one), the
 the executions were fetched in, then the patch's position in its execution.
 """
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,22 +16,29 @@ import pandas as pd
 from reporter.derive import CLASSIFICATIONS, OUTCOMES, categorical
 from reporter.frames import ServerTable
 from reporter.model import Kpis
-from reporter.problems import OUTSIDE_PERIOD, Problem
+from reporter.outcomes import joined_keys, reboot_pending
+from reporter.problems import Problem
+from reporter.reasons import server_reasons
 from reporter.records import FetchedExecution, Period
 from reporter.schema import (
     COMPLIANCE_STATUSES,
     COMPLIANT,
+    COMPLIANT_EXCEPTED,
     FAILURE_SUMMARY_SCHEMA,
     HRESULT_SCHEMA,
     IN_PROGRESS,
     INT,
     NO_DATA,
     NON_COMPLIANT,
+    OUTSIDE_PERIOD_SCHEMA,
     PATCH_ROLLUP_SCHEMA,
+    REBOOT_PENDING,
+    conform,
+    counted_as_compliant,
     empty_frame,
 )
 
-SORT_ORDER = [NON_COMPLIANT, IN_PROGRESS, NO_DATA, COMPLIANT]
+SORT_ORDER = [NON_COMPLIANT, IN_PROGRESS, NO_DATA, REBOOT_PENDING, COMPLIANT_EXCEPTED, COMPLIANT]
 TOP = 10
 _NAT = np.iinfo(np.int64).max  # unknown starts sort last, i.e. as the latest
 
@@ -42,15 +48,16 @@ def place_in_period(
     fetched: Sequence[FetchedExecution],
     period: Period | None,
     now: datetime,
-) -> tuple[np.ndarray, list[Problem]]:
-    """Positions of the executions in the figures, and a problem for each one left out.
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Positions of the executions in the figures, and the executions outside the period
+    (OUTSIDE_PERIOD_SCHEMA): listed apart, not problems (SPEC 4).
 
     A pending or running execution whose start the API does not know yet (SPEC 1: times are
     empty until known) is taken to be happening now: it belongs to the period if ``now`` does,
     so a run early in the month shows its servers as in progress rather than without data.
     """
     if period is None:
-        return np.arange(len(executions)), []
+        return np.arange(len(executions)), empty_frame(OUTSIDE_PERIOD_SCHEMA)
     start = executions["start"]
     inside = ((start >= pd.Timestamp(period.start)) & (start < pd.Timestamp(period.end))).to_numpy(
         dtype=bool, na_value=False
@@ -58,25 +65,27 @@ def place_in_period(
     if period.contains(now):
         underway = executions["status"].isin(["pending", "running"]).to_numpy(dtype=bool)
         inside = inside | (underway & start.isna().to_numpy())
-    problems = []
-    for position in np.flatnonzero(~inside):
+    rows = []
+    for position in np.flatnonzero(~inside).tolist():
         item = fetched[position]
         moment = start.iloc[position]
         if pd.isna(moment):
             reason = f"start time unknown; cannot place it in {period}"
         else:
             reason = f"started {moment:%Y-%m-%d}, outside {period}"
-        problems.append(
-            Problem(
-                OUTSIDE_PERIOD,
-                reason,
-                item.line,
-                item.account_alias,
-                item.server_id,
-                item.execution_id,
-            )
+        rows.append(
+            {
+                "line": item.line,
+                "account_alias": item.account_alias,
+                "server_id": item.server_id,
+                "execution_id": item.execution_id,
+                "status": executions["status"].iloc[position],
+                "start": moment,
+                "reason": reason,
+            }
         )
-    return np.flatnonzero(inside), problems
+    outside = pd.DataFrame(rows, columns=OUTSIDE_PERIOD_SCHEMA.names)
+    return np.flatnonzero(inside), conform(outside, OUTSIDE_PERIOD_SCHEMA)
 
 
 def execution_recency(executions: pd.DataFrame) -> np.ndarray:
@@ -126,11 +135,18 @@ def server_frame(
     executions: pd.DataFrame,
     patches: pd.DataFrame,
     latest: np.ndarray,
+    failing: np.ndarray,
     recency: np.ndarray,
     problems: Sequence[Problem],
 ) -> pd.DataFrame:
     """The servers frame (SERVER_SCHEMA, and ``_server``) for every server, sorted worst
-    first, then by server."""
+    first, then by server.
+
+    ``failing`` marks the attempts that make a server non-compliant
+    (:func:`~reporter.outcomes.failing_attempts`). Without a standard the statuses are final;
+    a standard (:mod:`reporter.standard`) may turn some into Non-compliant or Compliant
+    (excepted).
+    """
     size = len(servers.server_ids)
     exec_server = executions["_server"].to_numpy()
     runs = np.bincount(exec_server, minlength=size)
@@ -149,9 +165,11 @@ def server_frame(
     latest_status = latest_value("status")
     patch_server = patches["_server"].to_numpy()
     counts = outcome_counts(patches, patch_server, size)
-    failing = latest & (patches["outcome"] == "failed").to_numpy()
-    failed_keys = _joined_keys(patch_server[failing], patches["patch_key"].array[failing], size)
+    failed_keys = joined_keys(patch_server[failing], patches["patch_key"].array[failing], size)
     status_text = np.asarray(latest_status.astype(object), dtype=object)
+    restart, restart_keys = reboot_pending(patches, latest, executions, recency, size)
+    cleared = latest & (patches["outcome"] == "failed").to_numpy() & ~failing
+    cleared_keys = joined_keys(patch_server[cleared], patches["patch_key"].array[cleared], size)
     compliance = np.select(
         [
             ~has_exec,
@@ -160,8 +178,9 @@ def server_frame(
             # A latest execution that failed, or whose status is not one the API documents,
             # does not show the server patched: it is not counted as compliant.
             | np.isin(status_text, ["failed", "unknown"]),
+            restart,
         ],
-        [NO_DATA, IN_PROGRESS, NON_COMPLIANT],
+        [NO_DATA, IN_PROGRESS, NON_COMPLIANT, REBOOT_PENDING],
         default=COMPLIANT,
     )
     frame = pd.DataFrame(
@@ -184,20 +203,26 @@ def server_frame(
         }
     )
     no_details = latest_value("details_missing").fillna(False).to_numpy(dtype=bool)
-    frame["reason"] = _reasons(frame, no_details, problems)
-    rank = np.select([compliance == status for status in SORT_ORDER], range(len(SORT_ORDER)))
-    by_name = categorical(np.arange(size), [name.upper() for name in servers.server_ids])
+    frame["reason"] = server_reasons(
+        frame,
+        no_details.tolist(),
+        latest_value("patch_count").tolist(),
+        restart_keys,
+        cleared_keys,
+        problems,
+    )
+    return sort_servers(frame)
+
+
+def sort_servers(frame: pd.DataFrame) -> pd.DataFrame:
+    """A servers frame worst status first (:data:`SORT_ORDER`), then by server ID (any case),
+    then by account."""
+    status = frame["compliance"].astype(object).to_numpy()
+    rank = np.select([status == name for name in SORT_ORDER], range(len(SORT_ORDER)))
+    ids = frame["server_id"].astype(object).tolist()
+    by_name = categorical(np.arange(len(ids)), [str(name).upper() for name in ids])
     order = np.lexsort((frame["account_alias"].cat.codes, by_name.codes, rank))
     return frame.iloc[order].reset_index(drop=True)
-
-
-def _joined_keys(servers: np.ndarray, keys: pd.Categorical, size: int) -> list[str]:
-    """Per server, the patch keys still failing, sorted and joined with "; "."""
-    found: list[list[str]] = [[] for _ in range(size)]
-    # One step per (server, failing patch) pair: bounded by servers x patches, not by attempts.
-    for server, key in zip(servers.tolist(), keys.tolist(), strict=True):
-        found[server].append(key)
-    return ["; ".join(sorted(names)) for names in found]
 
 
 def _last_success(patches: pd.DataFrame, size: int) -> pd.api.extensions.ExtensionArray:
@@ -209,78 +234,18 @@ def _last_success(patches: pd.DataFrame, size: int) -> pd.api.extensions.Extensi
     return pd.array(best.reindex(range(size)).astype("datetime64[ns, UTC]"))
 
 
-def _reasons(frame: pd.DataFrame, no_details: np.ndarray, problems: Sequence[Problem]) -> list[str]:
-    """One short line per server saying why it has its status."""
-    kinds: dict[tuple[str, str], Counter] = {}
-    for problem in problems:
-        if problem.server_id:
-            key = ((problem.account_alias or "").upper(), problem.server_id.upper())
-            kinds.setdefault(key, Counter())[problem.kind] += 1
-    reasons = []
-    rows = zip(
-        frame["compliance"].tolist(),
-        frame["account_alias"].tolist(),
-        frame["server_id"].tolist(),
-        frame["failed_kbs"].tolist(),
-        frame["latest_execution_id"].tolist(),
-        frame["latest_execution_status"].tolist(),
-        frame["patches_attempted"].tolist(),
-        frame["warnings"].tolist(),
-        no_details.tolist(),
-        strict=True,
-    )
-    for status, alias, server, failed_kbs, latest, latest_status, attempted, warnings, bare in rows:
-        failed = failed_kbs.split("; ") if failed_kbs else []  # one step per server, not patch
-        if status == NO_DATA:
-            found = kinds.get((alias, str(server).upper()))
-            detail = (
-                ", ".join(f"{kind} ({n})" for kind, n in sorted(found.items())) if found else ""
-            )
-            reasons.append("no execution in the figures" + (f": {detail}" if detail else ""))
-        elif status == IN_PROGRESS:
-            text = f"execution {latest} is {latest_status}"
-            if failed:
-                text += f"; {_count(len(failed), 'patch')} failed so far: {_listed(failed)}"
-            reasons.append(text)
-        elif status == NON_COMPLIANT:
-            parts = []
-            if failed:
-                parts.append(f"{_count(len(failed), 'patch')} failed: {_listed(failed)}")
-            if latest_status == "failed":
-                parts.append(f"latest execution {latest} failed")
-            elif latest_status == "unknown":
-                parts.append(f"latest execution {latest} has a status the API does not document")
-            reasons.append("; ".join(parts))
-        elif attempted == 0 and bare:
-            reasons.append("the API gave no patch details; judged by the execution status")
-        elif attempted == 0:
-            reasons.append("up to date: no patches were needed")
-        else:
-            text = "latest attempt of every patch succeeded"
-            if warnings:
-                text += f"; {_count(int(warnings), 'warning')}"
-            reasons.append(text)
-    return reasons
-
-
-def _count(number: int, noun: str) -> str:
-    """``1 patch``, ``2 patches``."""
-    plural = noun + ("es" if noun.endswith("ch") else "s")
-    return f"{number} {noun if number == 1 else plural}"
-
-
-def _listed(keys: list[str], limit: int = 5) -> str:
-    """The first few keys, then how many more."""
-    shown = ", ".join(keys[:limit])
-    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
-
-
-def patch_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
+def patch_rollup(patches: pd.DataFrame, latest: np.ndarray, failing: np.ndarray) -> pd.DataFrame:
     """Per patch key: servers whose latest attempt is in the figures, split by that attempt's
-    outcome (succeeded, warnings, in progress, failed: they add up), and all attempts."""
+    outcome (succeeded, warnings, in progress, failed: they add up), and all attempts.
+
+    A failure a later up-to-date run cleared (``failing``, see
+    :func:`~reporter.outcomes.failing_attempts`) is no longer the server's last word on the
+    patch: that server is left out of the servers counted.
+    """
     key = patches["patch_key"].cat.codes.to_numpy()
     size = len(patches["patch_key"].cat.categories)
     outcome = patches["outcome"].to_numpy()
+    latest = latest & ~(latest & (outcome == "failed") & ~failing)
     attempts = np.bincount(key, minlength=size)
     used, first = np.unique(key, return_index=True)
 
@@ -315,13 +280,14 @@ def patch_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def still_failing(patches: pd.DataFrame, latest: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """Per attempt: it failed and is the latest attempt of its patch on its server."""
-    return pd.array(latest & (patches["outcome"] == "failed").to_numpy(), dtype="boolean")
+def still_failing(failing: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Per attempt: it failed, is the latest attempt of its patch on its server, and no later
+    up-to-date run cleared it (``failing``, see :func:`~reporter.outcomes.failing_attempts`)."""
+    return pd.array(failing, dtype="boolean")
 
 
 def failed_attempts(patches: pd.DataFrame) -> pd.DataFrame:
-    """Every failed attempt (``still_failing`` says which are the latest of their patch)."""
+    """Every failed attempt (``still_failing`` says which still count)."""
     return patches.loc[(patches["outcome"] == "failed").to_numpy()]
 
 
@@ -384,17 +350,15 @@ def results_by_classification(patches: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def failures_by_kb(patches: pd.DataFrame, latest: np.ndarray) -> pd.Series:
-    """The patch keys failing on the most servers (latest attempts), top entries first."""
-    failing = latest & (patches["outcome"] == "failed").to_numpy()
+def failures_by_kb(patches: pd.DataFrame, failing: np.ndarray) -> pd.Series:
+    """The patch keys still failing on the most servers, top entries first."""
     keys = patches["patch_key"].cat
     counts = np.bincount(keys.codes.to_numpy()[failing], minlength=len(keys.categories))
     return _top(counts, list(keys.categories), "patch_key", "servers")
 
 
-def failures_by_server(patches: pd.DataFrame, latest: np.ndarray) -> pd.Series:
+def failures_by_server(patches: pd.DataFrame, failing: np.ndarray) -> pd.Series:
     """The servers with the most patches still failing, top entries first."""
-    failing = latest & (patches["outcome"] == "failed").to_numpy()
     rows = patches["_server"].to_numpy()[failing]
     size = int(patches["_server"].max()) + 1 if len(patches) else 0
     names = dict(zip(rows.tolist(), patches["server_id"].array[failing].tolist(), strict=True))
@@ -413,14 +377,27 @@ def _top(counts: np.ndarray, names: list[str], index: str, name: str) -> pd.Seri
 
 
 def kpis(
-    servers: pd.DataFrame, executions: pd.DataFrame, patches: pd.DataFrame, problems: int
+    servers: pd.DataFrame,
+    executions: pd.DataFrame,
+    patches: pd.DataFrame,
+    problems: int,
+    *,
+    reboot_pending_compliant: bool = True,
+    outside_period: int = 0,
 ) -> Kpis:
-    """The executive-summary figures (outcome counts are disjoint: warnings not in succeeded)."""
+    """The executive-summary figures (outcome counts are disjoint: warnings not in succeeded).
+
+    ``compliant`` counts the statuses :func:`~reporter.schema.counted_as_compliant` names
+    under the reboot policy; the patches of executions that gave only a count are the
+    ``unknown_outcome`` count.
+    """
     status = servers["compliance"].value_counts()
     outcome = patches["outcome"].value_counts()
+    counted = counted_as_compliant(reboot_pending_compliant)
+    bare = executions["details_missing"].fillna(False).to_numpy(dtype=bool)
     return Kpis(
         servers=len(servers),
-        compliant=int(status.get(COMPLIANT, 0)),
+        compliant=sum(int(status.get(name, 0)) for name in counted),
         non_compliant=int(status.get(NON_COMPLIANT, 0)),
         in_progress=int(status.get(IN_PROGRESS, 0)),
         no_data=int(status.get(NO_DATA, 0)),
@@ -431,4 +408,9 @@ def kpis(
         failed=int(outcome.get("failed", 0)),
         in_progress_patches=int(outcome.get("in progress", 0)),
         problems=problems,
+        reboot_pending=int(status.get(REBOOT_PENDING, 0)),
+        excepted=int(status.get(COMPLIANT_EXCEPTED, 0)),
+        reboot_pending_compliant=reboot_pending_compliant,
+        unknown_outcome=int(executions["patch_count"].fillna(0).to_numpy()[bare].sum()),
+        outside_period=outside_period,
     )

@@ -15,6 +15,9 @@ from typing import Any
 
 from reporter.errors import ConfigError, UsageError
 from reporter.records import Period
+from reporter.schema import REBOOT_POLICIES
+from reporter.standard.baseline import DEFAULT_SLA_DAYS, NO_SEVERITY, SEVERITIES
+from reporter.standard.inputs import DEFAULT_LOOKBACK_MONTHS
 
 DEFAULT_API_URL = "https://patching.useast.appfog.ctl.io/rest"
 DEFAULT_LOGIN_URL = "https://api.ctl.io/v2/authentication/login"
@@ -50,6 +53,23 @@ def _history(value: object) -> str | bool:
     if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
         return value
     raise TypeError("a path, or false to keep no history")
+
+
+def _sla_days(value: object) -> dict[str, int]:
+    """A table of severity -> whole days (``[sla_days]`` with ``Critical = 15``, ...)."""
+    if not isinstance(value, dict):
+        raise TypeError("a table of severity = whole days")
+    days = {}
+    for name, number in value.items():
+        severity = SEVERITY_NAMES.get(str(name).strip().casefold())
+        if severity is None:
+            raise TypeError(
+                f"a table whose keys are Critical, Important, Moderate, Low or none (not {name!r})"
+            )
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 3650:
+            raise TypeError(f"a table of whole days from 0 to 3650 ({name} = {number!r})")
+        days[severity] = number
+    return days
 
 
 def _boolean(value: object) -> bool:
@@ -93,12 +113,37 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "columns": _texts,
     "timezone": _text,
     "history": _history,
+    "baseline": _text,
+    "exceptions": _text,
+    "sla_days": _sla_days,
+    "reboot_pending": _text,
+    "baseline_lookback_months": _integer,
     "servers_api_url": _text,
     "all_servers": _boolean,
     "completeness_check": _boolean,
     "data_center": _texts,
     "group": _text,
 }
+# How the config's sla_days table may name each severity ("none" or "" for no severity).
+SEVERITY_NAMES = {
+    **{name.casefold(): name for name in SEVERITIES},
+    "none": NO_SEVERITY,
+    "": NO_SEVERITY,
+    "no severity": NO_SEVERITY,
+}
+# Settings a re-render takes from the archive's run.json unless the user chose them.
+RECORDED_SETTINGS = (
+    "period",
+    "title",
+    "account",
+    "data_center",
+    "group",
+    "baseline",
+    "exceptions",
+    "sla_days",
+    "reboot_pending",
+    "baseline_lookback_months",
+)
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
 
@@ -110,9 +155,16 @@ class RunSettings:
     with ``all_servers`` (the account's active servers are the inventory).
     ``history`` is the history file, True for ``{out}/history.sqlite``, False for none.
     ``given`` names the settings the user chose (command line or config file): a re-render
-    takes the others from the archive's run.json.
+    takes the others from the archive's run.json. ``baseline`` and ``exceptions`` are the
+    standard's files (SPEC 4a), ``sla_days`` the days from release to deadline per severity
+    ("" for none).
     ``servers_api_url`` None means beside the Login API (:func:`servers_api_beside`).
     """
+
+    @property
+    def reboot_pending_compliant(self) -> bool:
+        """Whether Reboot pending counts as compliant in the compliance %."""
+        return self.reboot_pending == "compliant"
 
     inventory: Path | None
     out: Path = Path("reports")
@@ -141,6 +193,11 @@ class RunSettings:
     timings: bool = False
     debug: bool = False
     history: Path | bool = True
+    baseline: Path | None = None
+    exceptions: Path | None = None
+    sla_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
+    reboot_pending: str = "compliant"  # how Reboot pending counts: one of REBOOT_POLICIES
+    baseline_lookback_months: int = DEFAULT_LOOKBACK_MONTHS
     given: frozenset[str] = frozenset()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     servers_api_url: str | None = None
@@ -234,8 +291,16 @@ def settings_from_args(
             "give the inventory CSV, or --all-servers to report every active server of the "
             "account (or --from-archive DIR)"
         )
-    chosen = ("period", "title", "account", "data_center", "group")
-    given = {name for name in chosen if pick(name) is not None}
+    reboot_pending = str(pick("reboot_pending", "compliant")).strip().lower()
+    if reboot_pending not in REBOOT_POLICIES:
+        raise UsageError(
+            f"reboot_pending must be {' or '.join(REBOOT_POLICIES)}, not {reboot_pending!r}"
+        )
+    lookback = int(pick("baseline_lookback_months", DEFAULT_LOOKBACK_MONTHS))
+    if not 0 <= lookback <= 120:
+        raise UsageError(f"baseline_lookback_months must be between 0 and 120, not {lookback}")
+    baseline, exceptions = pick("baseline"), pick("exceptions")
+    given = {name for name in RECORDED_SETTINGS if pick(name) is not None}
     login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
     columns = pick("columns")
     return RunSettings(
@@ -266,6 +331,11 @@ def settings_from_args(
         timings=bool(getattr(args, "timings", False)),
         debug=bool(getattr(args, "debug", False)),
         history=history_setting(args, config),
+        baseline=Path(baseline) if baseline else None,
+        exceptions=Path(exceptions) if exceptions else None,
+        sla_days={**DEFAULT_SLA_DAYS, **config.get("sla_days", {})},
+        reboot_pending=reboot_pending,
+        baseline_lookback_months=lookback,
         given=frozenset(given),
         env=env,
         servers_api_url=pick("servers_api_url")

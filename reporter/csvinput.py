@@ -334,3 +334,64 @@ def _delimiter(header_line: str | None) -> str:
     if semicolons or tabs:
         return ";" if semicolons >= tabs else "\t"
     return ","
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Where each field of a file sits in its rows (from the header), and the header's width.
+
+    Columns that name no field are ignored.
+    """
+
+    width: int
+    index: dict[str, int]
+
+    def cell(self, cells: list[str], field: str) -> str:
+        """The trimmed value of ``field`` in a row ("" when the field or the cell is absent)."""
+        position = self.index.get(field)
+        if position is None or position >= len(cells):
+            return ""
+        return cells[position].strip()
+
+    def extra_values(self, cells: list[str]) -> int:
+        """How many values a row has beyond the header's columns (0: none that are not blank)."""
+        if len(cells) <= self.width or not "".join(cells[self.width :]).strip():
+            return 0
+        return len(cells) - next(i for i, cell in enumerate(reversed(cells)) if cell.strip())
+
+
+def named_columns(
+    path: Path,
+    header: list[str],
+    names: dict[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    what: str,
+    error: type[ReporterError],
+) -> Columns:
+    """Map a header to fields: ``names`` gives each field's accepted header names (matched by
+    :func:`header_key`).
+
+    Raises:
+        error: two columns name the same field, or a ``required`` field has no column.
+    """
+    by_key = {header_key(name): field for field, accepted in names.items() for name in accepted}
+    found: dict[str, tuple[int, str]] = {}
+    for position, name in enumerate(header):
+        field = by_key.get(header_key(name)) if name else None
+        if field is None:
+            continue
+        if field in found:
+            raise error(
+                f"{what} {path}: columns {shown(found[field][1])} and {shown(name)} both name "
+                f"the {field}"
+            )
+        found[field] = (position, name)
+    missing = [field for field in required if field not in found]
+    if missing:
+        columns = ", ".join(shown(name) for name in header[:10] if name) or "none"
+        accepted = "; ".join(f"{field}: {', '.join(names[field])}" for field in missing)
+        raise error(
+            f"{what} {path} has no {' or '.join(missing)} column (columns found: {columns}; "
+            f"accepted names: {accepted})"
+        )
+    return Columns(len(header), {field: position for field, (position, _) in found.items()})

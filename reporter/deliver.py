@@ -232,15 +232,18 @@ def body_text(model: ReportModel, attachment_names: Sequence[str]) -> str:
         f"Accounts: {one_line(', '.join(meta.accounts)) or 'none'}",
         "",
         f"Servers in scope: {kpis.servers}",
-        f"Compliant: {kpis.compliant} ({kpis.compliant_pct:.1f}%)",
-        f"Non-compliant: {kpis.non_compliant}",
-        f"In progress: {kpis.in_progress}",
-        f"No data: {kpis.no_data}",
+        f"Counted as compliant: {kpis.compliant} ({kpis.compliant_pct:.1f}%)",
+        *(f"{status}: {count}" for status, count in kpis.status_counts().items()),
+        *(
+            [f"Required patches overdue: {kpis.overdue} (due: {kpis.due})"]
+            if model.standard.has_baseline
+            else []
+        ),
         f"Executions: {kpis.executions}",
         f"Patches attempted: {kpis.patches_attempted} (succeeded {kpis.succeeded}, "
         f"with warnings {kpis.warnings}, failed {kpis.failed}, "
         f"in progress {kpis.in_progress_patches})",
-        f"Problems listed: {kpis.problems} (inventory rows not used, executions not fetched)",
+        f"Problems listed: {kpis.problems} (input rows not used, executions not fetched)",
     ]
     servers = model.servers
     if "compliance" in servers.columns:

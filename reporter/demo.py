@@ -1,9 +1,10 @@
 """``reporter demo``: the monthly flow, end to end, against the built-in simulator.
 
 The sample fleet's inventory lists servers only (the monthly flow: each run finds the month's
-executions itself). Its earlier months are run first, recording only their history, so that
-the latest month's reports show a trend; a server the API does not know keeps something in
-the Problems section.
+executions itself). Every month is measured against a sample baseline and exceptions drawn from
+the fleet. Its earlier months are run first, recording only their history, so that the latest
+month's reports show a trend; a server the API does not know keeps something in the Problems
+section.
 """
 
 import csv
@@ -61,6 +62,10 @@ def demo(out: str | None, stdout: TextIO) -> int:
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     inventory = write_demo_inventory(fleet, out_dir / "demo-inventory.csv")
+    # The standard every month is measured against: written beside the reports, like the
+    # inventory, so the demo needs nothing from outside.
+    baseline = fleet.write_baseline(out_dir / "demo-baseline.csv")
+    exceptions = fleet.write_exceptions(out_dir / "demo-exceptions.csv")
     months = fleet_months(fleet)
     # A fresh password for the in-process simulator: it guards nothing, but a fixed one would
     # be registered as a secret and blanked out of every log line that happens to contain it.
@@ -77,6 +82,8 @@ def demo(out: str | None, stdout: TextIO) -> int:
             api_url=sim.api_url,
             login_url=sim.login_url,
             title=DEMO_TITLE,
+            baseline=baseline,
+            exceptions=exceptions,
             env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": password},
         )
         print("Earlier months, recorded in the history only:", file=stdout)

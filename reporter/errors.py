@@ -35,6 +35,14 @@ class InventoryError(ReporterError):
     """The inventory file cannot be used at all (unreadable, not CSV, no server column, ...)."""
 
 
+class BaselineError(ReporterError):
+    """The baseline file cannot be used at all (unreadable, not CSV, no patch column, ...)."""
+
+
+class ExceptionsError(ReporterError):
+    """The exceptions file cannot be used at all (unreadable, not CSV, a column missing, ...)."""
+
+
 class AuthenticationError(ReporterError):
     """Login failed, credentials are missing, or the API refused a fresh token."""
 

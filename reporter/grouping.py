@@ -18,9 +18,9 @@ from reporter.problems import PROBLEM_KINDS, kind_rank
 from reporter.schema import (
     BY_GROUP_SCHEMA,
     COMPLIANCE_STATUSES,
-    COUNTED_AS_COMPLIANT,
     PROBLEM_KIND_SCHEMA,
     conform,
+    counted_as_compliant,
     empty_frame,
 )
 
@@ -79,11 +79,15 @@ def problem_kinds(problems: pd.DataFrame) -> pd.DataFrame:
     return conform(frame, PROBLEM_KIND_SCHEMA)
 
 
-def compliance_by_group(servers: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
+def compliance_by_group(
+    servers: pd.DataFrame, attributes: Sequence[str], reboot_pending_compliant: bool = True
+) -> pd.DataFrame:
     """Servers by compliance status for each value of each attribute, one breakdown per
     attribute in the order given; within one, the biggest groups first.
 
-    ``servers`` is the model's servers frame; ``attributes`` are its attribute columns.
+    ``servers`` is the model's servers frame; ``attributes`` are its attribute columns;
+    counted as compliant as :func:`~reporter.schema.counted_as_compliant` says under the
+    reboot policy.
     """
     if not attributes or servers.empty:
         return empty_frame(BY_GROUP_SCHEMA)
@@ -97,7 +101,7 @@ def compliance_by_group(servers: pd.DataFrame, attributes: Sequence[str]) -> pd.
         total = table.sum(axis=1)
         order = np.lexsort((table.index.to_numpy(dtype=str), -total.to_numpy()))
         table, total = table.iloc[order], total.iloc[order]
-        counted = table[list(COUNTED_AS_COMPLIANT)].sum(axis=1).to_numpy()
+        counted = table[list(counted_as_compliant(reboot_pending_compliant))].sum(axis=1).to_numpy()
         parts.append(
             pd.DataFrame(
                 {

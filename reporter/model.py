@@ -17,6 +17,8 @@ from reporter.schema import (
     COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
+    COMPLIANT_EXCEPTED,
+    EXCEPTION_SCHEMA,
     EXECUTION_SCHEMA,
     FAILED_SCHEMA,
     FAILURE_SUMMARY_SCHEMA,
@@ -24,15 +26,20 @@ from reporter.schema import (
     IN_PROGRESS,
     NO_DATA,
     NON_COMPLIANT,
+    OUTSIDE_PERIOD_SCHEMA,
     PATCH_EXPORT_SCHEMA,
     PATCH_ROLLUP_SCHEMA,
     PATCH_SCHEMA,
     PERSISTENT_FAILURE_SCHEMA,
     PROBLEM_KIND_SCHEMA,
     PROBLEM_SCHEMA,
+    REBOOT_PENDING,
+    REQUIRED_ROLLUP_SCHEMA,
+    REQUIRED_SCHEMA,
     SERVER_SCHEMA,
     TREND_SCHEMA,
     FrameSchema,
+    counted_as_compliant,
     empty_frame,
     validate,
 )
@@ -41,6 +48,7 @@ __all__ = [
     "COMPLETENESS_COLUMNS",
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
+    "COMPLIANT_EXCEPTED",
     "DEFAULT_SHOWN_ATTRIBUTES",
     "EXECUTION_COLUMNS",
     "FAILURE_SUMMARY_COLUMNS",
@@ -53,6 +61,7 @@ __all__ = [
     "PATCH_EXTRA_COLUMNS",
     "PATCH_ROLLUP_COLUMNS",
     "PROBLEM_COLUMNS",
+    "REBOOT_PENDING",
     "SERVER_COLUMNS",
     "AccountCoverage",
     "Coverage",
@@ -62,6 +71,7 @@ __all__ = [
     "ReportMeta",
     "ReportModel",
     "SignOff",
+    "StandardSummary",
     "validate_model",
 ]
 
@@ -93,12 +103,22 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "changes": CHANGES_SCHEMA,
     "persistent_failures": PERSISTENT_FAILURE_SCHEMA,
     "completeness": COMPLETENESS_SCHEMA,
+    "outside_period": OUTSIDE_PERIOD_SCHEMA,
+    "required": REQUIRED_SCHEMA,
+    "required_rollup": REQUIRED_ROLLUP_SCHEMA,
+    "exceptions": EXCEPTION_SCHEMA,
 }
 
 
 @dataclass(frozen=True)
 class Kpis:
-    """The executive-summary figures."""
+    """The executive-summary figures.
+
+    ``compliant`` counts the servers counted as compliant (SPEC 9,
+    :func:`~reporter.schema.counted_as_compliant`): status Compliant, Compliant (excepted),
+    and Reboot pending unless ``reboot_pending_compliant`` is off. The other status counts
+    are servers with exactly that status.
+    """
 
     servers: int
     compliant: int
@@ -112,11 +132,36 @@ class Kpis:
     failed: int
     in_progress_patches: int
     problems: int
+    reboot_pending: int = 0
+    excepted: int = 0  # status Compliant (excepted)
+    reboot_pending_compliant: bool = True  # the config's reboot_pending policy
+    overdue: int = 0  # (server, required patch) pairs overdue (SPEC 4a)
+    overdue_servers: int = 0  # servers with at least one overdue required patch
+    due: int = 0  # (server, required patch) pairs missing, deadline not passed
+    unknown_outcome: int = 0  # patches counted by executions that gave no patch list
+    outside_period: int = 0  # listed executions that started outside the period
 
     @property
     def compliant_pct(self) -> float:
-        """Compliant servers as a percentage of all servers in the inventory (0 when none)."""
+        """Servers counted as compliant, as a percentage of all servers in the inventory (0
+        when none)."""
         return 100.0 * self.compliant / self.servers if self.servers else 0.0
+
+    def status_counts(self) -> dict[str, int]:
+        """Servers per status, in :data:`COMPLIANCE_STATUSES` order."""
+        counted = counted_as_compliant(self.reboot_pending_compliant)
+        others = {
+            NON_COMPLIANT: self.non_compliant,
+            IN_PROGRESS: self.in_progress,
+            NO_DATA: self.no_data,
+            REBOOT_PENDING: self.reboot_pending,
+            COMPLIANT_EXCEPTED: self.excepted,
+        }
+        plain = self.compliant - sum(n for status, n in others.items() if status in counted)
+        return {
+            status: plain if status == COMPLIANT else others[status]
+            for status in COMPLIANCE_STATUSES
+        }
 
 
 # Inventory attributes the HTML and PDF tables show as columns unless told which (--columns);
@@ -283,6 +328,31 @@ class HistorySummary:
         return self.previous_label is not None
 
 
+@dataclass(frozen=True)
+class StandardSummary:
+    """What the report was measured against (SPEC 4a, 9); all empty without a standard."""
+
+    baseline_name: str | None = None  # the baseline file's name, as given
+    baseline_sha256: str | None = None
+    exceptions_name: str | None = None
+    exceptions_sha256: str | None = None
+    reference_date: datetime | None = None  # deadlines and exceptions are judged at this moment
+    sla_days: dict[str, int] = field(default_factory=dict)  # severity ("" for none) -> days
+    lookback_months: int = 0
+    not_judged: int = 0  # servers a baseline row applies to that have no data in the figures
+    unknown_os: int = 0  # servers whose OS neither the inventory nor the patches tell
+
+    @property
+    def has_baseline(self) -> bool:
+        """Whether a baseline was given."""
+        return self.baseline_name is not None
+
+    @property
+    def has_exceptions(self) -> bool:
+        """Whether an exceptions file was given."""
+        return self.exceptions_name is not None
+
+
 @dataclass
 class ReportModel:
     """Everything a report shows. Each frame follows its schema in :data:`FRAME_SCHEMAS`,
@@ -326,6 +396,18 @@ class ReportModel:
     completeness: pd.DataFrame = field(default_factory=lambda: empty_frame(COMPLETENESS_SCHEMA))
     # servers missing from the inventory or from the account (SPEC 2a)
     coverage: Coverage = field(default_factory=lambda: Coverage("the check was not run"))
+    outside_period: pd.DataFrame = field(default_factory=lambda: empty_frame(OUTSIDE_PERIOD_SCHEMA))
+    # listed executions that started outside the period: not in the figures (SPEC 4)
+    # The standard (SPEC 4a), empty without a baseline or exceptions:
+    standard: "StandardSummary" = field(default_factory=lambda: StandardSummary())
+    required: pd.DataFrame = field(default_factory=lambda: empty_frame(REQUIRED_SCHEMA))
+    # each required patch on each server it applies to, worst state first
+    required_rollup: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(REQUIRED_ROLLUP_SCHEMA)
+    )
+    # each required patch across the fleet, in baseline order
+    exceptions: pd.DataFrame = field(default_factory=lambda: empty_frame(EXCEPTION_SCHEMA))
+    # each exception, with its standing at the reference date and what it matched
 
 
 def validate_model(model: ReportModel) -> None:

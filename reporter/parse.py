@@ -249,7 +249,12 @@ def _patch_count(
     elif isinstance(patches, float) and math.isfinite(patches) and patches.is_integer():
         count = int(patches)
     if count is not None and 0 <= count <= MAX_PATCH_COUNT:
-        notes.fault(index, f"the API gave a patch count ({count}) instead of the patch list")
+        # Judged by its status and listed as a warning, not a fault (SPEC 4, 9).
+        notes.flag(
+            index,
+            f"patch details not returned: the API gave a patch count ({count}) instead of the "
+            "patch list",
+        )
         return count, True
     if patches is None:
         if normalise_status(status) not in ("running", "pending"):

@@ -36,6 +36,7 @@ from reporter.sources import (
     presentation_of,
     with_recorded_settings,
 )
+from reporter.standard import load_standard
 
 log = logging.getLogger("reporter")
 
@@ -88,17 +89,27 @@ def run_in(
     if settings.from_archive:
         archive = choose_label_folder(settings.from_archive, settings.period)
         if archive.record is not None:
-            settings = with_recorded_settings(settings, archive.record)
+            settings = with_recorded_settings(settings, archive)
     with timings.stage("inventory"):
         # With --all-servers (and no archive) the account's server list is the inventory.
         listed = settings.inventory is not None or archive is not None
         inventory = load_inventory(inventory_path(settings, archive)) if listed else None
+        # The standard's files are checked before anything is fetched, like the inventory
+        # (with --all-servers, its applies_to attributes once the account's list is read).
+        standard = load_standard(
+            settings.baseline,
+            settings.exceptions,
+            inventory.attribute_columns if inventory is not None else None,
+            sla_days=settings.sla_days,
+            lookback_months=settings.baseline_lookback_months,
+        )
     if inventory is not None:  # --group-by and --columns checked before anything is fetched
         check_choices(settings, inventory)
     store = open_history(settings)  # checked before anything is fetched, like the inputs
     try:
         generated_at = clock()
         run_record: tuple[Path, RunRecord] | None = None
+        ledger = store.ledger if store is not None else None
         if archive is not None:
             assert inventory is not None  # an archive always has one (given, or saved)
             with timings.stage("archive"):
@@ -112,13 +123,18 @@ def run_in(
                     data_source=f"evidence archive {settings.from_archive}",
                     completeness_check=settings.completeness_check,
                     scope=Scope.of(settings.data_centers, settings.group),
+                    settings=settings,
+                    standard=standard,
+                    ledger=ledger,
                     presentation=presentation_of(
                         settings, archive.record.user_name if archive.record else None
                     ),
                 )
             manifest_path = archive.manifest
         else:
-            model, run_record = fetch_model(settings, inventory, generated_at, timings.stage)
+            model, run_record = fetch_model(
+                settings, inventory, generated_at, timings.stage, standard, ledger
+            )
             manifest_path = run_record[0] / MANIFEST
         with timings.stage("history"):
             earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
@@ -227,11 +243,14 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.compliant}/{kpis.servers} servers)",
         file=stdout,
     )
-    print(
-        f"  compliant {kpis.compliant}, non-compliant {kpis.non_compliant}, "
-        f"in progress {kpis.in_progress}, no data {kpis.no_data}",
-        file=stdout,
-    )
+    counts = ", ".join(f"{status.lower()} {n}" for status, n in kpis.status_counts().items())
+    print(f"  {counts}", file=stdout)
+    if model.standard.has_baseline:
+        print(
+            f"  required patches: {kpis.overdue:,} overdue on {kpis.overdue_servers:,} "
+            f"servers, {kpis.due:,} due",
+            file=stdout,
+        )
     print(
         f"  {kpis.executions:,} executions, {kpis.patches_attempted:,} patch attempts "
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
@@ -239,6 +258,16 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
     )
     for line in model.coverage.lines:
         print(f"  {line}", file=stdout)
+    if kpis.unknown_outcome:
+        print(
+            f"  {kpis.unknown_outcome:,} patches of unknown outcome: the API gave only their count",
+            file=stdout,
+        )
+    if kpis.outside_period:
+        print(
+            f"  {kpis.outside_period:,} listed executions started outside the period: listed apart",
+            file=stdout,
+        )
     history = model.history
     if history.compared:
         print(

@@ -1,4 +1,5 @@
-"""Problems: inventory rows and executions that did not make it into the figures, and why."""
+"""Problems: inventory, baseline and exception rows and executions that did not make it into the
+figures, and why."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,7 +13,8 @@ FETCH_FAILED = "fetch failed"
 NOT_JSON = "not JSON"
 BAD_PAYLOAD = "bad payload"
 NO_EXECUTIONS = "no executions"
-OUTSIDE_PERIOD = "outside the period"
+INVALID_BASELINE_ROW = "invalid baseline row"
+INVALID_EXCEPTION_ROW = "invalid exception row"
 
 # Every kind, most serious first, with what it means for the figures: the order in which every
 # report groups its problems. Data the API would not give comes first (the figures lack it),
@@ -24,9 +26,10 @@ PROBLEM_KINDS: dict[str, str] = {
     FETCH_FAILED: "no usable answer after every retry: nothing of it is in the figures",
     NOT_JSON: "the answer was not JSON: nothing of it is in the figures",
     INVALID_ROW: "an inventory row that could not be used: nothing was fetched for it",
+    INVALID_BASELINE_ROW: "a baseline row that could not be used: that patch is not required",
+    INVALID_EXCEPTION_ROW: "an exception row that could not be used: it covers nothing",
     NO_EXECUTIONS: "a server listed without an execution ID has none to report",
     BAD_PAYLOAD: "reported with what could be read; the answer had faults",
-    OUTSIDE_PERIOD: "a listed execution that started outside the period: left out of the figures",
     DUPLICATE_ROW: "a repeated inventory row or execution: counted once",
 }
 _UNLISTED_RANK = list(PROBLEM_KINDS).index(BAD_PAYLOAD) - 0.5

@@ -1,8 +1,9 @@
 """Plain values passed between stages: IDs and statuses, what to fetch and what was fetched."""
 
+import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reporter.errors import UsageError
@@ -112,3 +113,38 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A span of time in UTC, start included, end excluded: where the look-back for earlier
+    installations searches (SPEC 9). It selects executions as a :class:`Period` does.
+
+    >>> str(Window.months_before(datetime(2026, 11, 1, tzinfo=UTC), 12))
+    '2025-11-01 to 2026-10-31'
+    """
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def months_before(cls, end: datetime, months: int) -> "Window":
+        """The ``months`` calendar months before ``end`` (same day and time of the month,
+        clamped to the month's last day)."""
+        total = end.year * 12 + end.month - 1 - months
+        year, month = divmod(total, 12)
+        month += 1
+        last = calendar.monthrange(year, month)[1]
+        return cls(end.replace(year=year, month=month, day=min(end.day, last)), end)
+
+    def contains(self, moment: datetime | None) -> bool:
+        """Whether ``moment`` (timezone-aware) falls in the window; unknown times do not."""
+        return moment is not None and self.start <= moment < self.end
+
+    def __str__(self) -> str:
+        last = self.end - timedelta(microseconds=1)
+        return f"{self.start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+# What a fetch selects a server's executions by: a month, or a look-back window.
+Span = Period | Window

@@ -8,6 +8,7 @@ problem list once.
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ from reporter.grouping import compliance_by_group, problem_kinds, resolve_attrib
 from reporter.inventory import Inventory
 from reporter.model import DEFAULT_SHOWN_ATTRIBUTES, Coverage, Presentation, ReportMeta, ReportModel
 from reporter.notes import Notes
+from reporter.outcomes import failing_attempts
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
 from reporter.records import FetchedExecution, Period
@@ -61,17 +63,19 @@ def build_report(
     generated_at: datetime,
     default_alias: str | None,
     label: str | None = None,
+    reboot_pending_compliant: bool = True,
     input_name: str | None = None,
     completeness: tuple[pd.DataFrame, Coverage] | None = None,
     presentation: Presentation | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
-    Every inventory server appears once in ``servers``; every inventory row, fetch problem,
-    unreadable payload and execution outside ``period`` is either in the figures or in
-    ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
-    ``label`` names the report (default: the period, else the date of ``generated_at``).
-    Never raises on what the API sent.
+    Every inventory server appears once in ``servers``; every inventory row, fetch problem
+    and unreadable payload is either in the figures or in ``problems``, and every execution
+    that started outside ``period`` in ``outside_period``. Inventory rows without an alias
+    were fetched under ``default_alias``. ``label`` names the report (default: the period,
+    else the date of ``generated_at``); ``reboot_pending_compliant`` is the config's
+    ``reboot_pending`` policy. Never raises on what the API sent.
 
     ``input_name`` names the input when it is not the inventory file's name (the account's
     server list, say); ``completeness`` is the completeness check's findings and coverage
@@ -92,9 +96,7 @@ def build_report(
         batch, read_notes = read_payloads(distinct_executions(fetched))
         servers = server_table(inventory, default_alias, batch.fetched)
         every_execution, execution_notes = execution_frame(batch, servers)
-        kept, period_problems = place_in_period(
-            every_execution, batch.fetched, period, now=generated_at
-        )
+        kept, outside = place_in_period(every_execution, batch.fetched, period, now=generated_at)
         patches, patch_notes = patch_frame(batch, every_execution, kept)
         notes = Notes.merged(read_notes, execution_notes, patch_notes)
         executions = every_execution.iloc[kept].reset_index(drop=True)
@@ -111,15 +113,19 @@ def build_report(
             *fetch_problems,
             *notes.problems,
             *payload_warnings(notes, batch.fetched, kept),
-            *period_problems,
         ]
         latest = latest_attempts(patches, recency)
-        servers_frame = server_frame(servers, executions, patches, latest, recency, problems)
+        failing = failing_attempts(patches, latest, executions, recency)
+        servers_frame = server_frame(
+            servers, executions, patches, latest, failing, recency, problems
+        )
 
         # Executions and attempts read best per server, oldest first, in API order.
-        executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
+        executions, patches, latest, failing = _in_recency_order(
+            executions, patches, latest, failing, recency
+        )
         patches = with_attributes(patches, servers)
-        patches["still_failing"] = still_failing(patches, latest)
+        patches["still_failing"] = still_failing(failing)
         failed = failed_attempts(patches)
         problem_rows = problem_frame(problems)
         start = executions["start"].dropna()
@@ -144,30 +150,52 @@ def build_report(
         servers_out = public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers)
         model = ReportModel(
             meta=meta,
-            kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
+            kpis=kpis(
+                servers_frame,
+                executions,
+                patches,
+                len(problem_rows),
+                reboot_pending_compliant=reboot_pending_compliant,
+                outside_period=len(outside),
+            ),
             servers=servers_out,
             executions=public(
                 with_attributes(executions, servers), EXECUTION_SCHEMA.names, servers
             ),
             patches=public(patches, PATCH_SCHEMA.names, servers),
             failed=public(failed, FAILED_SCHEMA.names, servers),
-            patch_rollup=patch_rollup(patches, latest),
+            patch_rollup=patch_rollup(patches, latest, failing),
             problems=problem_rows,
             attribute_columns=list(servers.attributes),
             shown_attributes=list(servers.attributes)[:DEFAULT_SHOWN_ATTRIBUTES]
             if columns is None
             else columns,
             problem_kinds=problem_kinds(problem_rows),
-            by_group=compliance_by_group(servers_out, group_by),
+            by_group=compliance_by_group(servers_out, group_by, reboot_pending_compliant),
             results_by_classification=results_by_classification(patches),
-            failures_by_kb=failures_by_kb(patches, latest),
-            failures_by_server=failures_by_server(patches, latest),
+            failures_by_kb=failures_by_kb(patches, failing),
+            failures_by_server=failures_by_server(patches, failing),
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
+            outside_period=outside,
         )
         if completeness is not None:
             model.completeness, model.coverage = completeness
         return model
+
+
+def patch_rows(fetched: Sequence[FetchedExecution]) -> pd.DataFrame:
+    """The patch attempts of executions that are not in the figures (outside the period, or
+    found looking back), as the patches frame's columns: evidence of what was installed.
+
+    What is wrong with their payloads is not reported: they are not in the report.
+    """
+    batch, _ = read_payloads(distinct_executions(fetched))
+    nobody = Inventory(Path(), "", [], [], [], 0)
+    servers = server_table(nobody, None, batch.fetched)
+    executions, _ = execution_frame(batch, servers)
+    patches, _ = patch_frame(batch, executions, np.arange(len(executions)))
+    return patches
 
 
 def scope_text(inventory: Inventory, period: Period | None) -> str:
@@ -234,16 +262,21 @@ def payload_warnings(
 
 
 def _in_recency_order(
-    executions: pd.DataFrame, patches: pd.DataFrame, latest: np.ndarray, recency: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Executions by (server, start); patches by their execution, then position in it."""
+    executions: pd.DataFrame,
+    patches: pd.DataFrame,
+    latest: np.ndarray,
+    failing: np.ndarray,
+    recency: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Executions by (server, start); patches by their execution, then position in it (with
+    their ``latest`` and ``failing`` marks)."""
     executions = executions.iloc[np.argsort(recency)]
     if patches.empty:
-        return executions, patches, latest
+        return executions, patches, latest, failing
     runs = recency[patches["_exec"].to_numpy()]
     seqs = patches["patch_seq"].to_numpy(dtype=np.int64)
     in_order = (runs[1:] > runs[:-1]) | ((runs[1:] == runs[:-1]) & (seqs[1:] >= seqs[:-1]))
     if not in_order.all():
         order = np.lexsort((seqs, runs))
-        patches, latest = patches.iloc[order], latest[order]
-    return executions, patches, latest
+        patches, latest, failing = patches.iloc[order], latest[order], failing[order]
+    return executions, patches, latest, failing

@@ -5,6 +5,8 @@ Layout of an output folder::
     {out}/evidence/{label}/manifest.json ...   every API answer of the run (fetch.evidence)
     {out}/evidence/{label}/run.json            the run: settings, inventory, login, finished
     {out}/evidence/{label}/_input/{name}       a copy of the inventory file it read
+    {out}/evidence/{label}/_input/baseline/... a copy of the baseline (and exceptions/) it used
+    {out}/evidence/{label}/ledger.json         the history ledger entries the baseline read
     {out}/history.sqlite                       the history store (reporter.history)
 
 A label is the period (``2026-10``) or, without ``--period``, the run's date (``2026-11-26``):
@@ -30,6 +32,8 @@ from reporter.records import ALIAS_PATTERN, Period
 EVIDENCE = "evidence"
 RUN_RECORD = "run.json"
 SAVED_INPUT = "_input"  # cannot be an account alias (letters and digits only)
+STANDARD_FILES = ("baseline", "exceptions")  # kept in _input/{kind}/ beside the inventory
+LEDGER_FILE = "ledger.json"  # the history ledger entries a baseline was judged on
 RECORD_FORMAT = 1  # raised only when a reader of an older format could misread the file
 LABEL = re.compile(r"\d{4}-\d{2}(-\d{2})?")
 DATE_LABEL = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -152,9 +156,26 @@ def _file_name(value: Any) -> str | None:
 
 def _settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings, with the ones this version uses checked."""
-    for key in ("period", "title", "account", "api_url"):
+    for key in ("period", "title", "account", "api_url", "reboot_pending"):
         if settings.get(key) is not None and not isinstance(settings[key], str):
             raise ValueError(f"setting {key} is not text")
+    for kind in STANDARD_FILES:
+        saved = settings.get(kind)
+        if saved is not None and not (
+            isinstance(saved, dict)
+            and _file_name(saved.get("name"))
+            and isinstance(saved.get("sha256"), str)
+        ):
+            raise ValueError(f"setting {kind} is not a saved file's name and SHA-256")
+    days = settings.get("sla_days")
+    if days is not None and not (
+        isinstance(days, dict)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in days.values())
+    ):
+        raise ValueError("setting sla_days is not a table of days")
+    months = settings.get("baseline_lookback_months")
+    if months is not None and (isinstance(months, bool) or not isinstance(months, int)):
+        raise ValueError("setting baseline_lookback_months is not a whole number")
     if settings.get("period"):
         try:
             Period.parse(settings["period"])
@@ -200,14 +221,42 @@ def save_inventory(folder: Path, source: Path, sha256: str) -> None:
     Raises:
         InventoryError: the file changed since it was read.
     """
+    _keep_copy(Path(source), sha256, Path(folder) / SAVED_INPUT / Path(source).name)
+
+
+def save_standard_file(folder: Path, kind: str, source: Path, sha256: str) -> dict[str, str]:
+    """Keep a copy of the ``kind`` file (``baseline`` or ``exceptions``) the run measured
+    against, in ``folder/_input/{kind}/``; return what run.json records of it.
+
+    Raises:
+        InventoryError: the file changed since it was read.
+    """
     source = Path(source)
+    _keep_copy(source, sha256, Path(folder) / SAVED_INPUT / kind / source.name)
+    return {"name": source.name, "sha256": sha256}
+
+
+def _keep_copy(source: Path, sha256: str, target: Path) -> None:
     try:
         data = source.read_bytes()
     except OSError as error:
         raise InventoryError(f"cannot read {source} again to keep a copy: {error}") from None
     if hashlib.sha256(data).hexdigest() != sha256:
         raise InventoryError(f"{source} changed while the run read it; run again")
-    atomic_write_bytes(Path(folder) / SAVED_INPUT / source.name, data)
+    atomic_write_bytes(target, data)
+
+
+def saved_standard_file(folder: Path, record: RunRecord, kind: str) -> Path | None:
+    """The copy of the ``kind`` file a run kept (None: it had none), checked against run.json.
+
+    Raises:
+        ArchiveError: the copy is missing or changed.
+    """
+    saved = record.settings.get(kind)
+    if not saved:
+        return None
+    path = Path(folder) / SAVED_INPUT / kind / saved["name"]
+    return _checked_copy(path, saved["sha256"], f"the {kind} file saved in {folder}")
 
 
 def saved_inventory(folder: Path, record: RunRecord) -> Path:
@@ -219,15 +268,17 @@ def saved_inventory(folder: Path, record: RunRecord) -> Path:
     if record.inventory_name is None:
         raise ArchiveError(f"{folder / RUN_RECORD} names no saved inventory: give the inventory")
     path = Path(folder) / SAVED_INPUT / record.inventory_name
+    return _checked_copy(path, record.inventory_sha256, f"the inventory saved in {folder}")
+
+
+def _checked_copy(path: Path, sha256: str | None, what: str) -> Path:
+    """``path``, if it still has the SHA-256 its run.json recorded."""
     try:
         data = path.read_bytes()
     except OSError:
-        raise ArchiveError(f"the inventory saved in {folder} is missing ({path})") from None
-    if hashlib.sha256(data).hexdigest() != record.inventory_sha256:
-        raise ArchiveError(
-            f"the inventory saved in {folder} changed since the run (its SHA-256 differs "
-            f"from {RUN_RECORD})"
-        )
+        raise ArchiveError(f"{what} is missing ({path})") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArchiveError(f"{what} changed since the run (its SHA-256 differs from {RUN_RECORD})")
     return path
 
 
@@ -236,8 +287,14 @@ def discard_run_record(folder: Path) -> None:
     folder that received no evidence, and the folders left empty, up to the output folder."""
     folder = Path(folder)
     (folder / RUN_RECORD).unlink(missing_ok=True)
+    (folder / LEDGER_FILE).unlink(missing_ok=True)
     saved = folder / SAVED_INPUT
     if saved.is_dir():
+        for kind in STANDARD_FILES:
+            if (saved / kind).is_dir():
+                for path in (saved / kind).iterdir():
+                    path.unlink(missing_ok=True)
+                (saved / kind).rmdir()
         for path in saved.iterdir():
             path.unlink(missing_ok=True)
     for empty in (saved, folder, folder.parent):

@@ -37,9 +37,48 @@ COMPLIANT = "Compliant"
 NON_COMPLIANT = "Non-compliant"
 IN_PROGRESS = "In progress"
 NO_DATA = "No data"
-COMPLIANCE_STATUSES = [COMPLIANT, NON_COMPLIANT, IN_PROGRESS, NO_DATA]
-# The statuses the compliance % counts as compliant (SPEC 9), as Kpis.compliant counts them.
-COUNTED_AS_COMPLIANT = (COMPLIANT,)
+REBOOT_PENDING = "Reboot pending"
+COMPLIANT_EXCEPTED = "Compliant (excepted)"
+COMPLIANCE_STATUSES = [
+    COMPLIANT,
+    NON_COMPLIANT,
+    IN_PROGRESS,
+    NO_DATA,
+    REBOOT_PENDING,
+    COMPLIANT_EXCEPTED,
+]
+# How Reboot pending counts in the compliance % (config ``reboot_pending``; SPEC 4).
+REBOOT_POLICIES = ("compliant", "non-compliant")
+
+
+def counted_as_compliant(reboot_pending_compliant: bool = True) -> tuple[str, ...]:
+    """The statuses counted as compliant (SPEC 9): the one definition that the KPIs, the
+    compliance %, the history store and the trend all use.
+
+    Compliant (excepted) always counts; Reboot pending counts unless the policy says it is
+    non-compliant.
+
+    >>> counted_as_compliant(False)
+    ('Compliant', 'Compliant (excepted)')
+    """
+    pending = (REBOOT_PENDING,) if reboot_pending_compliant else ()
+    return (COMPLIANT, COMPLIANT_EXCEPTED, *pending)
+
+
+# A required patch on one server (SPEC 4a): the categories of the required frame's "state".
+INSTALLED = "Installed"
+FAILED = "Failed"
+DUE = "Due"
+OVERDUE = "Overdue"
+EXCEPTED = "Excepted"
+REQUIRED_STATES = [INSTALLED, FAILED, DUE, OVERDUE, EXCEPTED]
+# Where the answer for a required patch came from.
+EVIDENCE_SOURCES = ["this period", "outside the period", "history", "look-back", "none"]
+# An exception's standing at the reference date (SPEC 4a).
+IN_FORCE = "in force"
+EXPIRED = "expired"
+STALE = "stale"
+EXCEPTION_STATES = [IN_FORCE, EXPIRED, STALE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,12 +317,85 @@ COMPLETENESS_SCHEMA = FrameSchema(
 PROBLEM_SCHEMA = FrameSchema(
     "problems",
     (
-        _spec("line", INT, "the inventory line, when the problem comes from a row"),
+        _spec("line", INT, "the input file's line (inventory, or the file the kind names), if any"),
         _spec("account_alias", STRING, "the account alias"),
         _spec("server_id", STRING, "the server ID"),
         _spec("execution_id", STRING, "the execution ID"),
         _spec("kind", STRING, "the kind of problem, e.g. 'bad payload' (most serious first)"),
         _spec("reason", STRING, "what went wrong, in one line"),
+    ),
+)
+
+
+OUTSIDE_PERIOD_SCHEMA = FrameSchema(
+    "executions outside the period",
+    (
+        _spec("line", INT, "the inventory line that listed it"),
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec("execution_id", TEXT, "the execution ID"),
+        _spec("status", CATEGORY, "its normalised status", STATUSES),
+        _spec("start", TIME, "when it started (NaT: unknown)"),
+        _spec("reason", TEXT, "why it is not in the figures"),
+    ),
+)
+
+# A standard (SPEC 4a): each required patch on each server it applies to, the same per patch,
+# and each exception with what it matched.
+REQUIRED_SCHEMA = FrameSchema(
+    "required",
+    (
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec("patch", TEXT, "the baseline's patch, as written (alternatives joined with '|')"),
+        _spec("title", TEXT, "the baseline's title"),
+        _spec("severity", TEXT, "Critical, Important, Moderate, Low, or '' for none"),
+        _spec("released", TIME, "the release date (midnight UTC)"),
+        _spec("deadline", TIME, "released + the SLA days of its severity"),
+        _spec("state", CATEGORY, "Installed, Failed, Due, Overdue or Excepted", REQUIRED_STATES),
+        _spec("age_days", INT, "whole days from the release to the reference date"),
+        _spec("evidence", CATEGORY, "where the answer came from", EVIDENCE_SOURCES),
+        _spec("detail", TEXT, "the attempt that decided it: patch, version, when"),
+        _spec("exception", TEXT, "the exception that covers it (line, approver, expiry)"),
+    ),
+)
+
+REQUIRED_ROLLUP_SCHEMA = FrameSchema(
+    "required roll-up",
+    (
+        _spec("line", INT, "the baseline line"),
+        _spec("patch", TEXT, "the baseline's patch, as written"),
+        _spec("title", TEXT, "the baseline's title"),
+        _spec("classification", TEXT, "the baseline's classification"),
+        _spec("severity", TEXT, "Critical, Important, Moderate, Low, or '' for none"),
+        _spec("released", TIME, "the release date (midnight UTC)"),
+        _spec("deadline", TIME, "released + the SLA days of its severity"),
+        _spec("servers", INT, "servers it applies to (with data in the figures)"),
+        _spec("installed", INT, "of those, installed"),
+        _spec("failed", INT, "latest attempt failed"),
+        _spec("due", INT, "missing, deadline not passed"),
+        _spec("overdue", INT, "missing past the deadline"),
+        _spec("excepted", INT, "failed or missing, covered by an exception in force"),
+    ),
+)
+
+EXCEPTION_SCHEMA = FrameSchema(
+    "exceptions",
+    (
+        _spec("line", INT, "the exceptions file's line"),
+        _spec("server_id", TEXT, "the server it covers, or '*' for any"),
+        _spec("patch", TEXT, "the patch it covers, or '*' for any"),
+        _spec("reason", TEXT, "why the exception was granted"),
+        _spec("approved_by", TEXT, "who approved it"),
+        _spec("expires", TIME, "the last day it is in force (midnight UTC of that day)"),
+        _spec(
+            "state",
+            CATEGORY,
+            "in force, expired or stale (in force, matched nothing)",
+            EXCEPTION_STATES,
+        ),
+        _spec("matched", INT, "failures, missing or overdue patches it covers (or would)"),
+        _spec("matches", TEXT, "what it covers (or would cover), 'server: patch' joined with '; '"),
     ),
 )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from reporter import __version__
 from reporter.account import AccountListing, Scope
@@ -27,13 +28,14 @@ from reporter.completeness import not_performed
 from reporter.config import RunSettings, servers_api_beside
 from reporter.errors import ApiUnreachableError, UsageError
 from reporter.fetch import (
+    ArchiveSource,
     EvidenceStore,
     PatchingClient,
     Progress,
     check_url,
     credentials_from_env,
     decode_json,
-    read_archive,
+    fetch_executions,
 )
 from reporter.fileio import output_errors
 from reporter.grouping import resolve_attributes
@@ -44,15 +46,27 @@ from reporter.records import Period, Target
 from reporter.report import build_report
 from reporter.runrecord import (
     RUN_RECORD,
+    STANDARD_FILES,
     LabelFolder,
     RunRecord,
     discard_run_record,
     label_folder,
     label_to_resume,
     save_inventory,
+    save_standard_file,
     saved_inventory,
+    saved_standard_file,
     write_run_record,
 )
+from reporter.standard import DEFAULT_SLA_DAYS, Standard, reference_date
+from reporter.standard.ledger import (
+    LEDGER_SETTING,
+    LedgerReader,
+    RecordingLedger,
+    save_ledger,
+    saved_ledger,
+)
+from reporter.standard.lookback import measure
 
 
 def fetch_model(
@@ -60,14 +74,19 @@ def fetch_model(
     inventory: Inventory | None,
     generated_at: datetime,
     stage: Callable[[str], AbstractContextManager[None]],
+    standard: Standard | None = None,
+    ledger: LedgerReader | None = None,
 ) -> tuple[ReportModel, tuple[Path, RunRecord]]:
-    """Log in, fetch into the label's evidence folder, check completeness, build the model.
+    """Log in, fetch into the label's evidence folder, check completeness, build the model,
+    and measure it against ``standard`` if there is one (looking back through the same client,
+    and in the history ``ledger``).
 
     Without an ``inventory`` (``--all-servers``), the account's active servers are listed
     first and become it. ``stage(name)`` times each step (login, servers, fetch, completeness,
-    model). Returns the model, and the label folder with the run.json written there
+    model, standard). Returns the model, and the label folder with the run.json written there
     (unfinished).
     """
+    standard = standard or Standard()
     api_url = check_url(settings.api_url, "API URL")
     login_url = check_url(settings.login_url, "login URL")
     servers_api_url = settings.servers_api_url or servers_api_beside(settings.login_url)
@@ -109,6 +128,8 @@ def fetch_model(
                 listings[listing.account_alias] = listing
         check_choices(settings, inventory)  # the account's list is known only now
         targets = targets_for(inventory, default_alias)
+        # The account's list is read now: check the baseline's attributes against it.
+        standard = standard.for_inventory(inventory.attribute_columns)
         record = RunRecord(
             label=label,
             generated_at=generated_at,
@@ -124,11 +145,18 @@ def fetch_model(
                 ALL_SERVERS: from_account,
                 "data_centers": sorted(scope.data_centers),
                 "group": scope.group,
+                **standard_settings(settings),
             },
         )
         with output_errors(folder / RUN_RECORD):
             if not from_account:  # the account's list is in the folder already
                 save_inventory(folder, inventory.path, inventory.sha256)
+            for kind, kept in (
+                ("baseline", standard.baseline),
+                ("exceptions", standard.exceptions),
+            ):
+                if kept is not None:
+                    record.settings[kind] = save_standard_file(folder, kind, kept.path, kept.sha256)
             write_run_record(folder, record)
         with stage("fetch"), output_errors(evidence.path):
             result = client.fetch(targets, settings.period)
@@ -145,32 +173,70 @@ def fetch_model(
                 )
             else:
                 findings, coverage = not_performed(TURNED_OFF, scope)
+        with stage("model"):
+            model = build_report(
+                inventory,
+                result.executions,
+                [*record_problems, *result.problems],
+                period=settings.period,
+                title=settings.title,
+                accounts=sorted({target.account_alias for target in targets}),
+                data_source=api_url,
+                manifest_sha256=None,  # known once the look-back's evidence is in
+                generated_at=generated_at,
+                default_alias=default_alias,
+                label=label,
+                input_name=ACCOUNT_INPUT_NAME if from_account else None,
+                completeness=(findings, coverage),
+                reboot_pending_compliant=settings.reboot_pending_compliant,
+                presentation=presentation_of(settings, login.user),
+            )
+        if standard.active:
+            recording = RecordingLedger(ledger) if ledger is not None else None
+            with stage("standard"), output_errors(evidence.path):
+                model = measure(
+                    model,
+                    standard,
+                    reference=reference_date(settings.period, generated_at),
+                    period=settings.period,
+                    fetched=result.executions,
+                    fetch_earlier=lambda wanted, window, had: client.fetch(wanted, window, had),
+                    ledger=recording,
+                    names=standard_names(settings),
+                )
+                if recording is not None and recording.read:
+                    # What the history said is evidence too: a re-render reads the same.
+                    record.settings[LEDGER_SETTING] = save_ledger(folder, recording.entries)
+        # The decoded payloads hold more memory than the model built from them: let them go
+        # before the renderers (the PDF above all) need memory.
+        del result
     finally:
         evidence.close()
         client.close()
         if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
             discard_run_record(folder)
-    with stage("model"):
-        model = build_report(
-            inventory,
-            result.executions,
-            [*record_problems, *result.problems],
-            period=settings.period,
-            title=settings.title,
-            accounts=sorted({target.account_alias for target in targets}),
-            data_source=api_url,
-            manifest_sha256=file_sha256(evidence.manifest_path),
-            generated_at=generated_at,
-            default_alias=default_alias,
-            label=label,
-            input_name=ACCOUNT_INPUT_NAME if from_account else None,
-            completeness=(findings, coverage),
-            presentation=presentation_of(settings, login.user),
-        )
-        # The decoded payloads hold more memory than the model built from them: let them go
-        # before the renderers (the PDF above all) need memory.
-        del result
-    return model, (folder, record)
+    meta = dataclasses.replace(model.meta, manifest_sha256=file_sha256(evidence.manifest_path))
+    return dataclasses.replace(model, meta=meta), (folder, record)
+
+
+def standard_settings(settings: RunSettings) -> dict[str, Any]:
+    """What run.json records of the standard's settings (the files are added as they are
+    saved)."""
+    return {
+        "baseline": None,
+        "exceptions": None,
+        "sla_days": dict(settings.sla_days),
+        "reboot_pending": settings.reboot_pending,
+        "baseline_lookback_months": settings.baseline_lookback_months,
+    }
+
+
+def standard_names(settings: RunSettings) -> tuple[str | None, str | None]:
+    """The baseline's and exceptions' file names, as the title block shows them."""
+    return (
+        settings.baseline.name if settings.baseline else None,
+        settings.exceptions.name if settings.exceptions else None,
+    )
 
 
 def archive_model(
@@ -184,6 +250,9 @@ def archive_model(
     data_source: str,
     completeness_check: bool = True,
     scope: Scope | None = None,
+    settings: RunSettings | None = None,
+    standard: Standard | None = None,
+    ledger: LedgerReader | None = None,
     presentation: Presentation | None = None,
 ) -> ReportModel:
     """The model of a run rebuilt from its evidence, with the same rules as over the network.
@@ -191,11 +260,16 @@ def archive_model(
     Rows without an account alias take ``account``, else the archive's one alias. The
     completeness check is read from the servers API's saved answers (``scope``: as the run
     recorded it, unless given). ``presentation`` carries the user's choices (sign-off, time
-    zone, grouping, columns).
+    zone, grouping, columns). Measured against ``standard`` (judged with ``settings``) as the
+    run was: the look-back reads what the run saved, and, without a period, the reference
+    date is the run's own.
     """
+    settings = settings or RunSettings(inventory=None)
+    standard = standard or Standard()
     default_alias = account or manifest_alias(archive.manifest)
     targets = targets_for(inventory, default_alias)
-    result = read_archive(archive.path, targets, period)
+    source = ArchiveSource.open(archive.path)
+    result = fetch_executions(source, targets, period)
     label = archive.label if period is None or archive.label == str(period) else None
     scope = scope if scope is not None else recorded_scope(archive.record)
     if completeness_check:
@@ -204,7 +278,7 @@ def archive_model(
     else:
         checked = not_performed(TURNED_OFF, scope)
     from_account = archive.record is not None and archive.record.settings.get(ALL_SERVERS) is True
-    return build_report(
+    model = build_report(
         inventory,
         result.executions,
         result.problems,
@@ -218,7 +292,26 @@ def archive_model(
         label=label,
         input_name=ACCOUNT_INPUT_NAME if from_account else None,
         completeness=checked,
+        reboot_pending_compliant=settings.reboot_pending_compliant,
         presentation=presentation,
+    )
+    if not standard.active:
+        return model
+    ran_at = archive.record.generated_at if archive.record is not None else generated_at
+    # The history ledger as the run read it, when it kept it; else the store's.
+    ledger = saved_ledger(archive.path, archive.record) or ledger
+    return measure(
+        model,
+        standard,
+        reference=reference_date(period, ran_at),
+        period=period,
+        fetched=result.executions,
+        fetch_earlier=lambda wanted, window, had: fetch_executions(
+            source, wanted, window, skip=had
+        ),
+        ledger=ledger,
+        names=standard_names(settings),
+        from_archive=True,
     )
 
 
@@ -257,10 +350,28 @@ def recorded_scope(record: RunRecord | None) -> Scope:
     return Scope.of(data_centers, group if isinstance(group, str) else None)
 
 
-def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
-    """``settings`` with what the archived run used wherever the user chose nothing."""
+def with_recorded_settings(settings: RunSettings, archive: LabelFolder) -> RunSettings:
+    """``settings`` with what the archived run used wherever the user chose nothing: its
+    period, title, account and scope, and the standard it was measured against (the saved
+    copies of its baseline and exceptions files, checked against run.json).
+
+    Raises:
+        ArchiveError: a saved copy is missing or changed.
+    """
+    record = archive.record
+    assert record is not None
     given = settings.given
     scope = recorded_scope(record)
+    recorded = record.settings
+
+    def chosen(name: str, value: Any) -> Any:
+        return getattr(settings, name) if name in given or value is None else value
+
+    files = {
+        kind: chosen(kind, saved_standard_file(archive.path, record, kind))
+        for kind in STANDARD_FILES
+    }
+    days = recorded.get("sla_days")
     return dataclasses.replace(
         settings,
         period=settings.period if "period" in given else record.period,
@@ -270,6 +381,13 @@ def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSetti
         if "data_center" in given
         else tuple(sorted(scope.data_centers)),
         group=settings.group if "group" in given else scope.group,
+        baseline=files["baseline"],
+        exceptions=files["exceptions"],
+        sla_days=chosen("sla_days", {**DEFAULT_SLA_DAYS, **days} if days else None),
+        reboot_pending=chosen("reboot_pending", recorded.get("reboot_pending")),
+        baseline_lookback_months=chosen(
+            "baseline_lookback_months", recorded.get("baseline_lookback_months")
+        ),
     )
 
 

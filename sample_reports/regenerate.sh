@@ -3,9 +3,10 @@
 # that the README shows. Needs reporter installed, and pdftoppm (Debian's poppler-utils).
 set -eu
 cd "$(dirname "$0")"
-rm -f patch-compliance-* demo-inventory.csv first-page.png
+rm -f patch-compliance-* demo-inventory.csv demo-baseline.csv demo-exceptions.csv first-page.png
 rm -rf evidence history.sqlite*
 reporter demo --out .
-# Keep the reports; the evidence and the history they were made from are the demo's own.
+# Keep the reports and the demo's inputs (inventory, baseline, exceptions); the evidence and the
+# history they were made from are the demo's own.
 rm -rf evidence history.sqlite* .reporter.lock
 pdftoppm -png -r 70 -f 1 -l 1 -singlefile patch-compliance-*.pdf first-page

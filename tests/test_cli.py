@@ -5,7 +5,9 @@ import io
 import os
 from pathlib import Path
 
+import openpyxl
 import pytest
+from readers import sheet_rows
 
 from reporter.cli import main
 from reporter.fileio import FILE_MODE
@@ -72,7 +74,7 @@ def test_run_with_problem_rows_exits_3(tmp_path, fleet, sim_factory, credentials
         ]
     )
     assert code == 3, output
-    assert "problems" in output
+    assert "see the Problems section" in output
 
 
 def test_period_labels_the_files(tmp_path, fleet, sim_factory, credentials):
@@ -213,6 +215,29 @@ def test_demo(tmp_path):
     for fmt in FORMATS:
         assert len(list(tmp_path.glob(f"patch-compliance-*.{fmt}"))) == 1
     assert "Simulated Patching API" in output
+    # Every month is measured against the sample standard written beside the reports, and the
+    # latest shows each of its states.
+    assert (tmp_path / "demo-baseline.csv").is_file() and (
+        tmp_path / "demo-exceptions.csv"
+    ).is_file()
+    [path] = tmp_path.glob("patch-compliance-*.xlsx")
+    book = openpyxl.load_workbook(path, read_only=True)
+    required = sheet_rows(book, "Required by server")
+    assert {row["State"] for row in required} == {
+        "Installed",
+        "Failed",
+        "Due",
+        "Overdue",
+        "Excepted",
+    }
+    assert {"this period", "history"} <= {row["Evidence"] for row in required}
+    assert {row["State"] for row in sheet_rows(book, "Exceptions")} == {
+        "in force",
+        "expired",
+        "stale",
+    }
+    statuses = {row["Compliance"] for row in sheet_rows(book, "Servers")}
+    assert {"Reboot pending", "Compliant (excepted)", "Non-compliant"} <= statuses
 
 
 def test_email_settings_checked_before_anything_is_fetched(

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from reporter.inventory import Inventory, InventoryRow
-from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT
-from reporter.problems import NOT_FOUND, OUTSIDE_PERIOD, Problem
+from reporter.model import COMPLIANT, IN_PROGRESS, NO_DATA, NON_COMPLIANT, REBOOT_PENDING
+from reporter.problems import NOT_FOUND, Problem
 from reporter.records import FetchedExecution, Period
 from reporter.report import build_report
 
@@ -157,7 +157,7 @@ def test_server_without_data_says_why():
     assert model.kpis.compliant_pct == 50.0
 
 
-def test_period_leaves_out_executions_started_elsewhere_and_says_so():
+def test_period_lists_executions_started_elsewhere_apart_not_as_problems():
     model = build(
         [
             execution("WEB01", "VA1-1", "2026-09-28 03:00", [(KB_A, FAIL)], line=2),
@@ -168,24 +168,29 @@ def test_period_leaves_out_executions_started_elsewhere_and_says_so():
     )
     assert model.executions["execution_id"].tolist() == ["VA1-2"]
     assert model.executions["in_period"].tolist() == [True]
-    outside = model.problems[model.problems["kind"] == OUTSIDE_PERIOD]
+    outside = model.outside_period
     assert outside["reason"].tolist() == [
         "started 2026-09-28, outside 2026-10",
         "started 2026-11-02, outside 2026-10",
     ]
     assert outside["line"].tolist() == [2, 4]
+    assert outside["execution_id"].tolist() == ["VA1-1", "VA1-3"]
+    assert model.problems.empty and model.kpis.problems == 0
+    assert model.kpis.outside_period == 2
     assert status_of(model, "WEB01")[0] == COMPLIANT  # the September failure is not in October
     assert status_of(model, "WEB02")[0] == NO_DATA
     assert model.meta.label == "2026-10"
     assert model.meta.span_start == model.meta.span_end == datetime(2026, 10, 8, 3, tzinfo=UTC)
 
 
-def test_period_with_unknown_start_is_a_problem():
+def test_period_with_unknown_start_is_listed_outside_it():
     item = execution("WEB01", "VA1-1", "2026-10-08 03:00", [(KB_A, OK)])
     item.payload["start_time"] = ""
     model = build([item], period=Period(2026, 10))
     assert model.executions.empty
-    assert "start time unknown; cannot place it in 2026-10" in model.problems["reason"].tolist()
+    assert model.outside_period["reason"].tolist() == [
+        "start time unknown; cannot place it in 2026-10"
+    ]
 
 
 def test_newer_release_of_a_failed_linux_package_makes_the_server_compliant():
@@ -317,3 +322,45 @@ def test_hresults_and_failure_summary_are_model_figures():
         2,
         2,
     )
+
+
+def test_an_up_to_date_run_clears_only_the_failures_before_it():
+    model = build(
+        [
+            execution("WEB01", "VA1-1", "2026-10-01 03:00", [(KB_A, FAIL)]),
+            execution("WEB01", "VA1-2", "2026-10-05 03:00", []),
+            execution("WEB02", "VA1-3", "2026-10-01 03:00", []),
+            execution("WEB02", "VA1-4", "2026-10-05 03:00", [(KB_A, FAIL)]),
+        ]
+    )
+    assert status_of(model, "WEB01")[0] == COMPLIANT
+    assert status_of(model, "WEB02") == (NON_COMPLIANT, "1 patch failed: KB5031362")
+    assert model.failed.set_index("server_id")["still_failing"].to_dict() == {
+        "WEB01": False,
+        "WEB02": True,
+    }
+    rollup = model.patch_rollup.set_index("patch_key").loc["KB5031362"]
+    assert (rollup["servers_attempted"], rollup["servers_failed"]) == (1, 1)  # WEB01 cleared
+
+
+def test_a_restart_is_pending_until_an_execution_completes_after_it():
+    reboot = "Result Code: 2, HResult: 0x00240005"
+    model = build(
+        [
+            execution("WEB01", "VA1-1", "2026-10-01 03:00", [(KB_A, reboot), (KB_B, OK)]),
+            execution("WEB02", "VA1-2", "2026-10-01 03:00", [(KB_A, reboot)]),
+            execution("WEB02", "VA1-3", "2026-10-03 03:00", [(KB_B, OK)]),
+            # A failure-class reboot code is a failure, not a pending restart.
+            execution("WEB03", "VA1-4", "2026-10-01 03:00", [(KB_A, "Result Code: 4, 0x80070BC9")]),
+        ]
+    )
+    status, reason = status_of(model, "WEB01")
+    assert status == REBOOT_PENDING
+    assert reason.startswith("restart pending: KB5031362 installed and asked for a restart")
+    assert status_of(model, "WEB02")[0] == COMPLIANT
+    assert status_of(model, "WEB03")[0] == NON_COMPLIANT
+    assert model.patches.set_index("execution_id").loc["VA1-1", "outcome"].tolist() == [
+        "warning",
+        "succeeded",
+    ]
+    assert (model.kpis.reboot_pending, model.kpis.compliant) == (1, 2)

@@ -18,11 +18,11 @@ RECORDED = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 def period(
     label: str,
     servers: dict[str, str],
-    patches: list[tuple[str, str, str, str | None, str | None]] = (),
+    patches: list[tuple] = (),
     accounts: str = "OSD",
 ) -> PeriodRecord:
     """A hand-made period: ``servers`` maps server -> status; ``patches`` are (server, key,
-    outcome, attempted at, success at)."""
+    outcome, attempted at, success at[, version of that success])."""
     counts: dict[str, int] = {}
     for status in servers.values():
         counts[status] = counts.get(status, 0) + 1
@@ -50,7 +50,7 @@ def period(
         statuses=sorted(counts.items()),
         attempts=[("succeeded", len(patches))],
         servers=[(accounts, s, status, "", "{}") for s, status in servers.items()],
-        patches=[(accounts, *patch) for patch in patches],
+        patches=[(accounts, *patch, *[None] * (6 - len(patch))) for patch in patches],
     )
 
 

@@ -17,12 +17,14 @@ SECTION_ORDER = [
     "summary",
     "trend",
     "non-compliant",
+    "reboot-pending",
     "failed",
     "patch-rollup",
     "servers",
     "executions",
     "completeness",
     "problems",
+    "outside-period",  # the factory's model has a period
     "patch-detail",
     "methodology",
 ]

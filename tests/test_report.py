@@ -135,10 +135,16 @@ def test_the_model_follows_its_schema(fleet_report):
         "trend",
         "changes",
         "persistent_failures",
+        "outside_period",
+        "required",
+        "required_rollup",
+        "exceptions",
         "completeness",
     }
     history = {"trend", "changes", "persistent_failures"}  # filled in from the history store
-    assert all(len(getattr(model, name)) for name in set(FRAME_SCHEMAS) - history)
+    # Empty without a period, a baseline and exceptions (tests/test_standard.py fills them).
+    elsewhere = {"outside_period", "required", "required_rollup", "exceptions"}
+    assert all(len(getattr(model, name)) for name in set(FRAME_SCHEMAS) - history - elsewhere)
 
 
 def test_a_run_fetched_from_the_simulator_follows_the_schema(
@@ -312,6 +318,7 @@ def test_compliance_by_group_adds_up(fleet_report):
     # One breakdown per attribute, in the order asked ("Owner" names the owner attribute).
     assert list(dict.fromkeys(by_group["attribute"])) == ["environment", "owner"]
     statuses = ["Compliant", "Non-compliant", "In progress", "No data"]
+    statuses += ["Reboot pending", "Compliant (excepted)"]
     assert (by_group[statuses].sum(axis=1) == by_group["servers"]).all()
     for attribute, rows in by_group.groupby("attribute"):
         assert int(rows["servers"].sum()) == model.kpis.servers

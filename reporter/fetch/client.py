@@ -40,7 +40,7 @@ from reporter.fetch.transport import RETRY_STATUSES, Transport, api_message, bui
 from reporter.fetch.workers import in_parallel
 from reporter.logs import register_secret
 from reporter.problems import FailureKind, Problem
-from reporter.records import FetchedExecution, Period, Target
+from reporter.records import FetchedExecution, Span, Target
 
 if TYPE_CHECKING:
     from reporter.fetch.servers import NetworkServers
@@ -71,15 +71,17 @@ class Source(Protocol):
 def fetch_executions(
     source: Source,
     targets: Sequence[Target],
-    period: Period | None = None,
+    period: Span | None = None,
     *,
     progress: Progress | None = None,
+    skip: frozenset[tuple[str, str, str]] = frozenset(),
 ) -> FetchResult:
     """Every target's execution(s) from ``source``; see :class:`FetchResult` for the rules.
 
     Targets with bad IDs or listed twice are settled first, without asking the source; a
-    server-only target's executions are chosen from its summary (by ``period``, else the
-    latest).
+    server-only target's executions are chosen from its summary (those that started in
+    ``period``, a month or a look-back window; else the latest), leaving out those in
+    ``skip``: (ALIAS, SERVER, EXECUTION) keys, upper-cased, fetched already.
 
     Raises:
         AuthenticationError: the API refused a fresh token (nothing more can be fetched).
@@ -87,6 +89,7 @@ def fetch_executions(
     """
     state = FetchState()
     outcomes, to_fetch, explicit = screen_targets(targets)
+    explicit = explicit | skip
     done = len(targets) - len(to_fetch)
     if progress is not None:
         progress.start(len(targets), done)
@@ -118,7 +121,7 @@ def fetch_executions(
 
 
 def _target_outcome(
-    source: Source, target: Target, period: Period | None, explicit: frozenset, state: FetchState
+    source: Source, target: Target, period: Span | None, explicit: frozenset, state: FetchState
 ) -> Outcome:
     """One target's outcome: its execution, the executions its summary selects, or a problem."""
     alias, server, line = target.account_alias, target.server_id, target.line
@@ -225,15 +228,21 @@ class PatchingClient:
         self.tokens.set_token(token)
         return info
 
-    def fetch(self, targets: Sequence[Target], period: Period | None = None) -> FetchResult:
-        """Fetch every target's execution(s); see :class:`FetchResult` for the outcome rules.
+    def fetch(
+        self,
+        targets: Sequence[Target],
+        period: Span | None = None,
+        skip: frozenset[tuple[str, str, str]] = frozenset(),
+    ) -> FetchResult:
+        """Fetch every target's execution(s); see :class:`FetchResult` for the outcome rules
+        and :func:`fetch_executions` for ``period`` and ``skip``.
 
         Raises:
             AuthenticationError: the API refused a fresh token (nothing more can be fetched).
             KeyboardInterrupt: after stopping the workers; the evidence so far is kept.
         """
         try:
-            return fetch_executions(self.source, targets, period, progress=self.progress)
+            return fetch_executions(self.source, targets, period, progress=self.progress, skip=skip)
         finally:
             if self.evidence is not None:
                 self.evidence.flush()

@@ -29,7 +29,7 @@ from reporter.records import (
     MAX_SERVER_ID,
     SERVER_ID_PATTERN,
     FetchedExecution,
-    Period,
+    Span,
     Target,
     normalise_status,
     valid_id,
@@ -231,8 +231,9 @@ def summary_entries(payload: Any) -> tuple[list[SummaryEntry], list[str]]:
     return entries, bad
 
 
-def select_executions(entries: list[SummaryEntry], period: Period | None) -> list[SummaryEntry]:
-    """The executions to report for a server: all that started in ``period``, else the latest.
+def select_executions(entries: list[SummaryEntry], period: Span | None) -> list[SummaryEntry]:
+    """The executions to report for a server: all that started in ``period`` (a month or a
+    look-back window), else the latest.
 
     Repeated IDs are listed once. Without a period, the latest is the one with the latest
     start; executions without a known start only count when none has one.
@@ -254,7 +255,7 @@ def _start(entry: SummaryEntry) -> datetime:
     return entry.start
 
 
-def no_executions_reason(period: Period | None) -> str:
+def no_executions_reason(period: Span | None) -> str:
     """The reason given when a server has nothing to report."""
     if period is not None:
         return f"no executions in {period}"
@@ -302,9 +303,11 @@ def screen_targets(targets: Sequence[Target]) -> tuple[list[Outcome], list[int],
 
 
 def plan_discovery(
-    target: Target, payload: Any, period: Period | None, explicit: frozenset
+    target: Target, payload: Any, period: Span | None, explicit: frozenset
 ) -> tuple[list[Problem], list[str]]:
     """From a server's summary, the execution IDs to fetch for a server-only target.
+
+    ``explicit`` holds the (ALIAS, SERVER, EXECUTION) keys, upper-cased, not to fetch again.
 
     Returns:
         (problems, execution_ids). With no ID to fetch there is exactly one problem that

@@ -11,11 +11,12 @@
 
 from reporter.history.compare import with_history
 from reporter.history.rows import PeriodRecord, accounts_key, period_record
-from reporter.history.store import EarlierPeriods, HistoryStore, RecordedPeriod
+from reporter.history.store import EarlierPeriods, HistoryStore, LedgerEntry, RecordedPeriod
 
 __all__ = [
     "EarlierPeriods",
     "HistoryStore",
+    "LedgerEntry",
     "PeriodRecord",
     "RecordedPeriod",
     "accounts_key",

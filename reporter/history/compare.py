@@ -15,11 +15,11 @@ from reporter.model import HistorySummary, ReportModel
 from reporter.schema import (
     CHANGES_SCHEMA,
     COMPLIANCE_STATUSES,
-    COUNTED_AS_COMPLIANT,
     NON_COMPLIANT,
     PERSISTENT_FAILURE_SCHEMA,
     TREND_SCHEMA,
     conform,
+    counted_as_compliant,
     empty_frame,
 )
 
@@ -116,13 +116,14 @@ def changes_frame(model: ReportModel, previous: pd.DataFrame) -> pd.DataFrame:
     new = merged["previous_status"].isna().to_numpy()
     status = merged["status"].to_numpy(dtype=object)
     before = merged["previous_status"].to_numpy(dtype=object)
+    counted = list(counted_as_compliant(model.kpis.reboot_pending_compliant))
     differs = ~gone & ~new & (status != before)
     change = np.select(
         [
             gone,
             new,
             differs & (status == NON_COMPLIANT),
-            differs & (before == NON_COMPLIANT) & np.isin(status, COUNTED_AS_COMPLIANT),
+            differs & (before == NON_COMPLIANT) & np.isin(status, counted),
             differs,
         ],
         [GONE, NEW, NEWLY_NON_COMPLIANT, FIXED, STATUS_CHANGED],

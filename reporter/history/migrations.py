@@ -86,5 +86,9 @@ MIGRATION_1 = (
     "CREATE INDEX patch_ledger_by_patch ON patch_ledger (account_alias, server_id, patch_key)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: MIGRATION_1}
+# The version-release a Linux package's last success installed, so that a baseline's minimum
+# version (SPEC 9) can be checked against earlier periods.
+MIGRATION_2 = ("ALTER TABLE patch_ledger ADD COLUMN last_success_version TEXT",)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: MIGRATION_1, 2: MIGRATION_2}
 LATEST = max(MIGRATIONS)

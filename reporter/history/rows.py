@@ -42,8 +42,9 @@ class PeriodRecord:
     statuses: list[tuple[str, int]]  # (status, servers)
     attempts: list[tuple[str, int]]  # (outcome, attempts)
     servers: list[tuple[str, str, str, str, str]]  # alias, server, status, reason, attributes
-    patches: list[tuple[str, str, str, str, str | None, str | None]]
-    # alias, server, patch key, outcome of the latest attempt, when, last success (this period)
+    patches: list[tuple[str, str, str, str, str | None, str | None, str | None]]
+    # alias, server, patch key, outcome of the latest attempt, when, last success (this period),
+    # and the version-release that success installed (Linux packages)
 
     @property
     def label(self) -> str:
@@ -116,9 +117,12 @@ def _server_rows(model: ReportModel) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def _ledger_rows(model: ReportModel) -> list[tuple[str, str, str, str, str | None, str | None]]:
+def _ledger_rows(
+    model: ReportModel,
+) -> list[tuple[str, str, str, str, str | None, str | None, str | None]]:
     """Per (server, patch key): the latest attempt's outcome and time, and this period's last
-    success. The patches frame is in recency order: the last row of a key is its latest."""
+    success with the version it installed. The patches frame is in recency order: the last row
+    of a key is its latest."""
     patches = model.patches
     if patches.empty:
         return []
@@ -142,13 +146,22 @@ def _ledger_rows(model: ReportModel) -> list[tuple[str, str, str, str, str | Non
             .fillna(patches["patch_start"])
             .fillna(patches["execution_start"]),
             "ended": ended.fillna(patches["execution_start"]),
+            "version": _versions(patches),
         }
     ).reset_index(drop=True)
     keys = ["alias", "server", "key"]
     latest = frame.drop_duplicates(keys, keep="last")
     ok = frame["outcome"].isin(SUCCESS_OUTCOMES).to_numpy()
-    success = frame[ok].groupby(keys, sort=False)["ended"].max()
-    last_success = success.reindex(pd.MultiIndex.from_frame(latest[keys]))
+    # The latest success of each key: the last of its rows once sorted by when it ended.
+    success = (
+        frame[ok]
+        .sort_values("ended", kind="stable", na_position="first")
+        .drop_duplicates(keys, keep="last")
+        .set_index(keys)
+    )
+    where = pd.MultiIndex.from_frame(latest[keys])
+    last_success = success["ended"].reindex(where)
+    version = success["version"].reindex(where)
     return list(
         zip(
             latest["alias"].tolist(),
@@ -157,9 +170,17 @@ def _ledger_rows(model: ReportModel) -> list[tuple[str, str, str, str, str | Non
             latest["outcome"].tolist(),
             _texts(latest["when"]),
             _texts(pd.Series(last_success.to_numpy(), dtype=frame["ended"].dtype)),
+            [value if isinstance(value, str) else None for value in version.tolist()],
             strict=True,
         )
     )
+
+
+def _versions(patches: pd.DataFrame) -> pd.Series:
+    """Each attempt's version-release for a Linux package (None otherwise)."""
+    version = patches["rpm_version"].astype("string")
+    joined = (version + "-" + patches["rpm_release"].astype("string")).fillna(version)
+    return joined.astype(object).where(joined.notna(), None).reset_index(drop=True)
 
 
 def _texts(moments: pd.Series) -> list[str | None]:

@@ -14,7 +14,7 @@ stops earlier leaves nothing behind.
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,21 @@ class EarlierPeriods:
     # the last one's servers: account_alias, server_id, status, reason
     failing: frozenset[tuple[str, str, str, str]] = frozenset()
     # (label, ALIAS, SERVER, patch key) whose latest attempt failed in that period
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One row of the patch ledger of an earlier period: a server's patch, its latest outcome
+    then, and its last success up to then (times as ISO 8601 UTC text)."""
+
+    label: str
+    account_alias: str
+    server_id: str
+    patch_key: str
+    outcome: str
+    attempted_at: str | None
+    last_success_at: str | None
+    last_success_version: str | None
 
 
 @dataclass(frozen=True)
@@ -200,30 +215,23 @@ class HistoryStore:
             [(run_id, *row) for row in period.servers],
         )
         earlier = self._earlier_successes(connection, period)
+        rows = []
+        for alias, server, key, outcome, when, success, version in period.patches:
+            before = earlier.get((alias, server.upper(), key))
+            if before is not None and (success is None or before[0] > success):
+                success, version = before  # carried forward, with the version it installed
+            rows.append((run_id, alias, server, key, outcome, when, success, version))
         connection.executemany(
             "INSERT INTO patch_ledger (run_id, account_alias, server_id, patch_key, outcome, "
-            "attempted_at, last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    run_id,
-                    alias,
-                    server,
-                    key,
-                    outcome,
-                    when,
-                    max(
-                        filter(None, (success, earlier.get((alias, server.upper(), key)))),
-                        default=None,
-                    ),
-                )
-                for alias, server, key, outcome, when, success in period.patches
-            ],
+            "attempted_at, last_success_at, last_success_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
     def _earlier_successes(
         self, connection: sqlite3.Connection, period: PeriodRecord
-    ) -> dict[tuple[str, str, str], str]:
-        """The last success recorded before ``period`` for each of its (alias, SERVER, key)."""
+    ) -> dict[tuple[str, str, str], tuple[str, str | None]]:
+        """The last success recorded before ``period`` for each of its (alias, SERVER, key),
+        with the version it installed."""
         connection.execute(
             "CREATE TEMP TABLE IF NOT EXISTS current_patches "
             "(account_alias TEXT, server_id TEXT COLLATE NOCASE, patch_key TEXT)"
@@ -233,8 +241,10 @@ class HistoryStore:
             "INSERT INTO current_patches VALUES (?, ?, ?)",
             [(alias, server, key) for alias, server, key, *_ in period.patches],
         )
+        # SQLite takes a bare column of a max() aggregate from the row holding the maximum.
         rows = connection.execute(
-            "SELECT c.account_alias, upper(c.server_id), c.patch_key, max(p.last_success_at) "
+            "SELECT c.account_alias, upper(c.server_id), c.patch_key, max(p.last_success_at), "
+            "p.last_success_version "
             "FROM current_patches c JOIN patch_ledger p ON p.account_alias = c.account_alias "
             "AND p.server_id = c.server_id AND p.patch_key = c.patch_key "
             "JOIN runs r ON r.run_id = p.run_id "
@@ -242,7 +252,7 @@ class HistoryStore:
             "GROUP BY c.account_alias, upper(c.server_id), c.patch_key",
             (period.accounts, period.label),
         )
-        return {(alias, server, key): when for alias, server, key, when in rows}
+        return {(alias, server, key): (when, version) for alias, server, key, when, version in rows}
 
     # --- reading -------------------------------------------------------------------------
 
@@ -304,6 +314,31 @@ class HistoryStore:
             previous_servers=servers,
             failing=frozenset(tuple(row) for row in failing),
         )
+
+    def ledger(
+        self, accounts: Sequence[str], label: str, keys: Collection[str]
+    ) -> list[LedgerEntry]:
+        """What the patch ledger holds for ``keys`` (patch keys) in the periods recorded before
+        ``label`` for ``accounts``: each period's latest outcome and its last success (carried
+        forward), for the baseline's Installed (SPEC 4a, 9)."""
+        key = accounts_key(accounts)
+        with self._snapshot("read the patch ledger") as connection:
+            if connection is None or not keys:
+                return []
+            connection.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_keys (patch_key TEXT)")
+            connection.execute("DELETE FROM wanted_keys")
+            connection.executemany(
+                "INSERT INTO wanted_keys VALUES (?)", [(name,) for name in sorted(set(keys))]
+            )
+            rows = connection.execute(
+                "SELECT r.label, p.account_alias, p.server_id, p.patch_key, p.outcome, "
+                "p.attempted_at, p.last_success_at, p.last_success_version "
+                "FROM patch_ledger p JOIN wanted_keys w ON w.patch_key = p.patch_key "
+                "JOIN runs r ON r.run_id = p.run_id WHERE r.accounts = ? AND r.label < ? "
+                "ORDER BY r.label",
+                (key, label),
+            ).fetchall()
+        return [LedgerEntry(*row) for row in rows]
 
     def periods(self) -> list[RecordedPeriod]:
         """Every recorded period, by accounts and then label."""

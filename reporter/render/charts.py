@@ -19,6 +19,7 @@ AMBER = "#d98a00"
 OLIVE = "#8d9b2a"
 GREY = "#8a8f98"
 BLUE = "#37628f"
+TEAL = "#1f7a73"
 INK = "#1f2933"
 MUTED = "#5f6b7a"
 TRACK = "#edf0f3"
@@ -99,8 +100,10 @@ def donut(segments: Sequence[Segment], centre: str, caption: str, label: str) ->
         f'<text x="{cx}" y="{cy + 20}" text-anchor="middle" font-size="11" '
         f'fill="{MUTED}">{escape(caption)}</text>'
     )
+    # Up to five legend rows share the ring's height; more are packed closer.
+    step = 28 if len(segments) <= 5 else 130 // max(len(segments) - 1, 1)
     for row, segment in enumerate(segments):
-        y = 30 + row * 28
+        y = 22 + row * step if len(segments) > 5 else 30 + row * step
         parts.append(
             f'<rect x="178" y="{y - 11}" width="14" height="14" rx="2" fill="{segment.colour}"/>'
             f'<text x="200" y="{y}" font-size="12" fill="{INK}">{escape(segment.label)}</text>'

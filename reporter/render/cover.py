@@ -34,7 +34,26 @@ def cover_facts(model: ReportModel) -> list[tuple[str, str]]:
         ("Input file", meta.input_name),
         ("Input SHA-256", meta.input_sha256),
         ("Evidence manifest SHA-256", meta.manifest_sha256 or "no evidence manifest"),
+        *measured_against(model),
     ]
+
+
+def measured_against(model: ReportModel) -> list[tuple[str, str]]:
+    """What the report was measured against (SPEC 4a), in one line, when it was."""
+    standard = model.standard
+    files = [
+        f"{what} {name}"
+        for what, name in (
+            ("baseline", standard.baseline_name),
+            ("exceptions", standard.exceptions_name),
+        )
+        if name is not None
+    ]
+    if not files or standard.reference_date is None:
+        return []
+    judged = timestamp(standard.reference_date, zone=model.meta.timezone)
+    text = f"{' and '.join(files)}, judged at {judged} (SHA-256 under Methodology)"
+    return [("Measured against", text)]
 
 
 def sign_off_lines(model: ReportModel) -> list[tuple[str, str | None]]:

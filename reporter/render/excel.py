@@ -1,10 +1,11 @@
 """The Excel workbook: every table of the report as typed, filterable sheets (SPEC 5).
 
 Sheets, in order: Summary, Trend, Changes, Persistent failures, By group (with
-``--group-by``), Servers, Executions, Patches, Failed, Patch Rollup, Completeness, Problems,
-Definitions. A table longer than a sheet holds continues on "Patches (2)", "Patches (3)", ...
-Every sheet prints landscape, fit to the page's width, with its header row repeated on each
-printed page.
+``--group-by``), Servers, Executions, Patches, Failed, Required and Required by server (with a
+baseline), Exceptions (with exceptions), Patch Rollup, Completeness, Problems, Outside period
+(with a period), Definitions. A table longer than a sheet holds continues on "Patches (2)",
+"Patches (3)", ... Every sheet prints landscape, fit to the page's width, with its header row
+repeated on each printed page.
 
 Cells are typed: times are Excel date-times (in the report's time zone, which the header
 names), numbers are numbers,
@@ -50,6 +51,7 @@ from reporter.render.xlsx_sheets import (
     write_definitions,
     write_summary,
 )
+from reporter.render.xlsx_standard import outside_period_sheet, standard_sheets
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_URLS = 65_530  # hyperlinks per sheet
@@ -114,9 +116,11 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
             ("Executions", model.executions, "status", "failed"),
             ("Patches", model.patches, "outcome", "failed"),
             ("Failed", model.failed, None, None),
+            *standard_sheets(model),
             ("Patch Rollup", model.patch_rollup, None, None),
             ("Completeness", model.completeness, None, None),
             ("Problems", model.problems, None, None),
+            *outside_period_sheet(model),
         ]
         if len(model.by_group):  # after the history's sheets, before the servers
             tables.insert(

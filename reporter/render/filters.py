@@ -212,6 +212,15 @@ def status_class(value: Any) -> str:
         "pending": "wait",
         "warning": "warn",
         "no data": "none",
+        "reboot pending": "info",
+        "compliant (excepted)": "ok",
+        "installed": "ok",
+        "due": "wait",
+        "overdue": "bad",
+        "excepted": "warn",
+        "in force": "ok",
+        "expired": "bad",
+        "stale": "none",
     }.get(key, "none")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.history_tables import history_tables
+from reporter.render.standard_tables import standard_tables
 from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
@@ -137,6 +138,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
         ),
         "hresults": hresults_table(model),
         **history_tables(model),
+        **standard_tables(model),
     }
 
 

@@ -23,6 +23,7 @@ from reporter.render.csv import frame_to_csv_bytes
 from reporter.render.history_tables import history_tables
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
+from reporter.render.standard_tables import standard_tables
 from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
@@ -203,6 +204,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         ),
         "hresults": hresults_table(model),
         **history_tables(model),
+        **standard_tables(model),
     }
 
 

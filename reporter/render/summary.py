@@ -10,9 +10,11 @@ from markupsafe import Markup
 from reporter.model import (
     COMPLIANCE_STATUSES,
     COMPLIANT,
+    COMPLIANT_EXCEPTED,
     IN_PROGRESS,
     NO_DATA,
     NON_COMPLIANT,
+    REBOOT_PENDING,
     ReportModel,
 )
 from reporter.render import charts
@@ -24,6 +26,8 @@ STATUS_COLOURS = {
     NON_COMPLIANT: charts.RED,
     IN_PROGRESS: charts.AMBER,
     NO_DATA: charts.GREY,
+    REBOOT_PENDING: charts.BLUE,
+    COMPLIANT_EXCEPTED: charts.TEAL,
 }
 OUTCOME_SERIES = [
     ("succeeded", charts.GREEN),
@@ -64,13 +68,41 @@ def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
             "css": "ok",
         },
         {"label": "Non-compliant", "value": number(k.non_compliant), "css": "bad"},
+        {
+            "label": "Reboot pending",
+            "value": number(k.reboot_pending),
+            "detail": "counted as compliant"
+            if k.reboot_pending_compliant
+            else "counted as non-compliant",
+            "css": "info",
+        },
+        {
+            "label": "Compliant (excepted)",
+            "value": number(k.excepted),
+            "detail": "covered by exceptions in force",
+            "css": "ok",
+        },
+        *(
+            [
+                {
+                    "label": "Overdue",
+                    "value": number(k.overdue),
+                    "detail": f"required patches on {number(k.overdue_servers)} servers; "
+                    f"{number(k.due)} due",
+                    "css": "bad",
+                }
+            ]
+            if model.standard.has_baseline
+            else []
+        ),
         {"label": "In progress", "value": number(k.in_progress), "css": "wait"},
         {"label": "No data", "value": number(k.no_data), "css": "none"},
         {"label": "Executions", "value": number(k.executions), "detail": "in the figures"},
         {
             "label": "Patches attempted",
             "value": number(k.patches_attempted),
-            "detail": f"{number(k.in_progress_patches)} still in progress",
+            "detail": f"{number(k.in_progress_patches)} still in progress"
+            + (f"; {number(k.unknown_outcome)} of unknown outcome" if k.unknown_outcome else ""),
         },
         {
             "label": "Succeeded",
@@ -91,12 +123,7 @@ def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
 def chart_set(model: ReportModel) -> dict[str, Any]:
     """The summary charts as inline SVG."""
     k = model.kpis
-    counts = {
-        COMPLIANT: k.compliant,
-        NON_COMPLIANT: k.non_compliant,
-        IN_PROGRESS: k.in_progress,
-        NO_DATA: k.no_data,
-    }
+    counts = k.status_counts()
     segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
     names = [name for name, _ in OUTCOME_SERIES]
     by_class = model.results_by_classification.reindex(columns=names, fill_value=0)

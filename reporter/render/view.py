@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reporter.codes import RESULT_CODES
-from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
+from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE, STANDARD_RULES
 from reporter.model import ReportModel
 from reporter.render.cover import cover_facts, sign_off_lines
 from reporter.render.filters import number
@@ -27,12 +27,16 @@ SECTIONS = [
     ("summary", "Executive summary"),
     ("trend", "Trend and changes"),
     ("non-compliant", "Non-compliant servers"),
+    ("reboot-pending", "Reboot pending"),
     ("failed", "Failed patches"),
+    ("required", "Required patches"),
+    ("exceptions", "Exceptions"),
     ("patch-rollup", "Patch roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
     ("completeness", "Inventory completeness"),
     ("problems", "Problems"),
+    ("outside-period", "Executions outside the period"),
     ("patch-detail", "Patch detail"),
     ("methodology", "Methodology"),
 ]
@@ -222,7 +226,7 @@ def build_view(
             medium's tables (see :mod:`reporter.render.html` and :mod:`reporter.render.pdf`).
         wide: the sections to lay out on landscape pages (the PDF's wide tables).
     """
-    sections = list(SECTIONS)
+    sections = [section for section in SECTIONS if shown_section(model, section[0])]
     if medium == "pdf":  # the long appendix goes last, where an auditor expects it
         detail = sections.pop(next(i for i, (s, _) in enumerate(sections) if s == "patch-detail"))
         sections.append(detail)
@@ -240,12 +244,24 @@ def build_view(
         charts=chart_set(model),
         tables=tables,
         result_codes=result_codes,
-        rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE},
+        rules={"compliance": COMPLIANCE_RULES, "outcome": OUTCOME_RULE, "standard": STANDARD_RULES},
         facts=cover_facts(model),
         sign_off=sign_off_lines(model),
         groups=breakdowns(model, rows=None if medium == "html" else SUMMARY_ROWS),
         wide=set(wide or ()),
     )
+
+
+def shown_section(model: ReportModel, section: str) -> bool:
+    """Whether a report shows ``section``: the standard's with its inputs, the executions
+    outside the period with a period or any such execution."""
+    if section == "required":
+        return model.standard.has_baseline
+    if section == "exceptions":
+        return model.standard.has_exceptions
+    if section == "outside-period":
+        return model.meta.period is not None or not model.outside_period.empty
+    return True
 
 
 def period_label(model: ReportModel) -> str:

@@ -10,8 +10,9 @@ from xlsxwriter.worksheet import Worksheet
 
 from reporter.codes import RESULT_CODES
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
-from reporter.model import ReportModel
+from reporter.model import COMPLIANT, ReportModel
 from reporter.render.cells import neutralise
+from reporter.render.xlsx_standard import standard_facts, write_standard_rules
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 SIGN_HERE = "(to be signed)"  # a sign-off line the config names nobody for
@@ -77,16 +78,26 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         (None, None),
         ("Servers in scope", kpis.servers),
         ("Compliant (% of servers)", kpis.compliant_pct / 100),
-        ("Compliant servers", kpis.compliant),
+        ("Servers counted as compliant", kpis.compliant),
+        ("Compliant servers", kpis.status_counts()[COMPLIANT]),
+        ("Compliant (excepted) servers", kpis.excepted),
+        ("Reboot pending servers", kpis.reboot_pending),
+        (
+            "Reboot pending counts as",
+            "compliant" if kpis.reboot_pending_compliant else "non-compliant",
+        ),
         ("Non-compliant servers", kpis.non_compliant),
         ("Servers in progress", kpis.in_progress),
         ("Servers with no data", kpis.no_data),
+        *standard_facts(model),
         ("Executions", kpis.executions),
+        ("Executions outside the period", kpis.outside_period),
         ("Patches attempted", kpis.patches_attempted),
         ("Patches succeeded", kpis.succeeded),
         ("Patches succeeded with warnings", kpis.warnings),
         ("Patches failed", kpis.failed),
         ("Patches in progress", kpis.in_progress_patches),
+        ("Patches of unknown outcome (only counted; not rows of Patches)", kpis.unknown_outcome),
         ("Problems", kpis.problems),
         *coverage_facts(model),
     ]
@@ -191,6 +202,7 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     for rule in COMPLIANCE_RULES:
         row += 1
         sheet.write_string(row, 0, rule)
+    row = write_standard_rules(sheet, styles, model, row)
     row += 2
     sheet.write_string(row, 0, "Outcome of a patch attempt", styles.section)
     sheet.write_string(row + 1, 0, OUTCOME_RULE)

@@ -97,6 +97,17 @@ def start_simulator(
             ) from None
         rows = len(fleet.inventory_rows())
         print(f"inventory:    {written} ({rows} rows)", file=stdout)
+    for option, write in (
+        ("baseline", fleet.write_baseline),
+        ("exceptions", fleet.write_exceptions),
+    ):
+        target = getattr(args, option, None)
+        if target:
+            try:
+                written = write(target)
+            except OSError as error:
+                raise UsageError(f"cannot write the {option} {target}: {error.strerror}") from None
+            print(f"{option + ':':<13} {written}", file=stdout)
     sim = SimulatorServer(
         fleet, faults, host=args.host, port=args.port, user=args.user, password=args.password
     )

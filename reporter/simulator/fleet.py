@@ -299,15 +299,32 @@ class Fleet:
 
     def write_inventory(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`inventory_csv` to ``path`` as UTF-8, whole or not at all."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o644)  # an ordinary file, not the temporary file's owner-only mode
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self.inventory_csv().encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_file(path, self.inventory_csv())
+
+    def write_baseline(self, path: str | os.PathLike[str]) -> Path:
+        """Write a sample baseline of required patches that fits this fleet to ``path``."""
+        from reporter.simulator.standard import sample_baseline
+
+        return write_text_file(path, sample_baseline(self))
+
+    def write_exceptions(self, path: str | os.PathLike[str]) -> Path:
+        """Write sample exceptions that fit this fleet (and its baseline) to ``path``."""
+        from reporter.simulator.standard import sample_exceptions
+
+        return write_text_file(path, sample_exceptions(self))
+
+
+def write_text_file(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` as UTF-8, whole or not at all (an ordinary 0644 file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # an ordinary file, not the temporary file's owner-only mode
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
