@@ -18,7 +18,12 @@ from reporter.config import RunSettings
 from reporter.errors import ExitCode
 from reporter.pipeline import run
 from reporter.records import Period
-from reporter.simulator import Fleet, SimulatorServer
+from reporter.simulator import (
+    Fleet,
+    SimulatorServer,
+    write_sample_baseline,
+    write_sample_exceptions,
+)
 
 DEMO_SEED = 2026
 DEMO_SERVERS = 60
@@ -64,8 +69,8 @@ def demo(out: str | None, stdout: TextIO) -> int:
     inventory = write_demo_inventory(fleet, out_dir / "demo-inventory.csv")
     # The standard every month is measured against: written beside the reports, like the
     # inventory, so the demo needs nothing from outside.
-    baseline = fleet.write_baseline(out_dir / "demo-baseline.csv")
-    exceptions = fleet.write_exceptions(out_dir / "demo-exceptions.csv")
+    baseline = write_sample_baseline(fleet, out_dir / "demo-baseline.csv")
+    exceptions = write_sample_exceptions(fleet, out_dir / "demo-exceptions.csv")
     months = fleet_months(fleet)
     # A fresh password for the in-process simulator: it guards nothing, but a fixed one would
     # be registered as a secret and blanked out of every log line that happens to contain it.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reporter.cli import main
 from reporter.simulator import Fleet, SimExecution, SimPatch, SimServer
-from reporter.simulator.payloads import Presentation
+from reporter.simulator.records import PayloadStyle
 
 OK = "Result Code: 2"
 FAIL = "Result Code: 4, HResult: 0x80240022"
@@ -67,7 +67,7 @@ def run(
         patches=attempts,
         windows=host.windows,
         init_end=begin + timedelta(seconds=30),
-        presentation=replace(Presentation(), patches_as_number=as_number),
+        style=replace(PayloadStyle(), patches_as_number=as_number),
     )
 
 

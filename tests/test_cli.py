@@ -23,7 +23,7 @@ def fleet() -> Fleet:
 
 def listed_in_full(fleet: Fleet) -> list:
     """The fleet's executions whose payload lists its patches (not just a count)."""
-    return [e for e in fleet.executions if not e.presentation.patches_as_number]
+    return [e for e in fleet.executions if not e.style.patches_as_number]
 
 
 def clean_inventory(fleet: Fleet, path: Path) -> Path:

@@ -31,7 +31,7 @@ def write_servers(path: Path, server_ids: Sequence[str], fleet: Fleet | None = N
     lines = ["server_id,execution_id,owner"]
     for server_id in server_ids:
         executions = fleet.server_executions("OSD", server_id) if fleet else []
-        listed = [e for e in executions if not e.presentation.patches_as_number]
+        listed = [e for e in executions if not e.style.patches_as_number]
         lines += [f"{server_id},{e.execution_id},ops" for e in listed] or [f"{server_id},,ops"]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -77,7 +77,7 @@ def matrix_fleet() -> Fleet:
 
 def write_inventory(fleet: Fleet, path: Path) -> list[tuple[str, str, str]]:
     """An inventory of every execution that lists its patches (nothing for Problems)."""
-    keys = [e.key for e in fleet.executions if not e.presentation.patches_as_number]
+    keys = [e.key for e in fleet.executions if not e.style.patches_as_number]
     lines = ["server_id,execution_id,account_alias,owner"]
     lines += [f"{server},{execution},{alias},ops" for alias, server, execution in keys]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -35,7 +35,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 def inventory_of(fleet: Fleet, path: Path) -> Path:
-    done = [e for e in fleet.executions if not e.presentation.patches_as_number]
+    done = [e for e in fleet.executions if not e.style.patches_as_number]
     lines = ["server_id,execution_id,account_alias"]
     lines += [f"{e.server_id},{e.execution_id},OSD" for e in done]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -200,7 +200,7 @@ def test_a_manifest_time_beyond_the_calendar_neither_stops_a_rerun_nor_an_archiv
     fleet = Fleet.generate(servers=4, executions_per_server=2, seed=61)
     sim = sim_factory(fleet)
     done = [e for e in fleet.executions if e.status in ("completed", "failed")]
-    done = [e for e in done if not e.presentation.patches_as_number]
+    done = [e for e in done if not e.style.patches_as_number]
     rows = [f"{e.server_id},{e.execution_id},OSD" for e in done]
     inventory = write_inventory(tmp_path / "inventory.csv", rows)
     out = tmp_path / "out"

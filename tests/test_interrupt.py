@@ -40,7 +40,7 @@ def slow_sim() -> Iterator[SimulatorServer]:
 
 
 def write_inventory(fleet: Fleet, path: Path) -> list[Key]:
-    keys = [e.key for e in fleet.executions if not e.presentation.patches_as_number]
+    keys = [e.key for e in fleet.executions if not e.style.patches_as_number]
     lines = ["server_id,execution_id,account_alias,owner"]
     lines += [f"{server},{execution},{alias},ops" for alias, server, execution in keys]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

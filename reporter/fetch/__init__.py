@@ -15,9 +15,9 @@ What the pipeline needs is here; the modules below hold the rest:
   (SPEC 1a), the account's data centers, groups and server records.
 """
 
-from reporter.fetch.archive import ArchiveSource, read_archive
+from reporter.fetch.archive import ArchiveSource
 from reporter.fetch.auth import Credentials, LoginInfo, check_url, credentials_from_env
-from reporter.fetch.client import PatchingClient, fetch_executions
+from reporter.fetch.client import PatchingClient, fetch_executions, read_archive
 from reporter.fetch.contract import FetchResult, FetchStats, decode_json
 from reporter.fetch.evidence import MANIFEST, EvidenceStore
 from reporter.fetch.progress import Progress

@@ -1,22 +1,20 @@
 """An evidence archive read as a source: the saved bodies instead of the network.
 
 Each body is checked against the manifest's SHA-256 before it is used: a changed file is a
-problem, not data. The fetch loop (:func:`reporter.fetch.client.fetch_executions`) applies
-the same rules to these bodies as to the network's.
+problem, not data. The fetch loop (:func:`reporter.fetch.client.fetch_executions`; for a
+whole archive, :func:`reporter.fetch.client.read_archive`) applies the same rules to these
+bodies as to the network's.
 """
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reporter.errors import ArchiveError
-from reporter.fetch.client import fetch_executions
-from reporter.fetch.contract import Body, Failure, FetchResult, decode_json, parse_time
+from reporter.fetch.contract import Body, Failure, decode_json, parse_time
 from reporter.fetch.evidence import MANIFEST, body_path, sha256_hex
 from reporter.fetch.state import FetchState
 from reporter.problems import FailureKind
-from reporter.records import Period, Target
 
 CHANGED = "evidence file changed since it was fetched (its SHA-256 differs from the manifest)"
 
@@ -104,16 +102,3 @@ class ArchiveSource:
         entry = self._index[relative]
         fetched_at = parse_time(entry.get("fetched_at")) or datetime.fromtimestamp(0, UTC)
         return Body(payload, str(entry.get("url") or ""), fetched_at, reused=reused)
-
-
-def read_archive(
-    archive_dir: Path, targets: Sequence[Target], period: Period | None
-) -> FetchResult:
-    """Fetch from a saved evidence folder instead of the network, with the same outcome rules.
-
-    ``archive_dir`` may be the output folder or its ``evidence`` folder.
-
-    Raises:
-        ArchiveError: no readable manifest.
-    """
-    return fetch_executions(ArchiveSource.open(archive_dir), targets, period)

@@ -16,9 +16,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reporter.errors import ApiUnreachableError, AuthenticationError
+from reporter.fetch.archive import ArchiveSource
 from reporter.fetch.auth import Credentials, LoginInfo, TokenKeeper, check_url
 from reporter.fetch.contract import (
     Body,
@@ -40,7 +42,7 @@ from reporter.fetch.transport import RETRY_STATUSES, Transport, api_message, bui
 from reporter.fetch.workers import in_parallel
 from reporter.logs import register_secret
 from reporter.problems import FailureKind, Problem
-from reporter.records import FetchedExecution, Span, Target
+from reporter.records import FetchedExecution, Period, Span, Target
 
 if TYPE_CHECKING:
     from reporter.fetch.servers import NetworkServers
@@ -118,6 +120,19 @@ def fetch_executions(
     result = collect(outcomes, state.stats(source.final_concurrency()))
     log.debug("fetch stats: %s", result.stats)
     return result
+
+
+def read_archive(
+    archive_dir: Path, targets: Sequence[Target], period: Period | None
+) -> FetchResult:
+    """Fetch from a saved evidence folder instead of the network, with the same outcome rules.
+
+    ``archive_dir`` may be the output folder or its ``evidence`` folder.
+
+    Raises:
+        ArchiveError: no readable manifest.
+    """
+    return fetch_executions(ArchiveSource.open(archive_dir), targets, period)
 
 
 def _target_outcome(

@@ -10,16 +10,21 @@ It shares only the API contract (SPEC 1) with the client, never its code::
 """
 
 from reporter.simulator.faults import FaultConfig
-from reporter.simulator.fleet import Fleet, SimExecution, SimPatch, SimServer
+from reporter.simulator.fleet import Fleet
+from reporter.simulator.records import PayloadStyle, SimExecution, SimPatch, SimServer
 from reporter.simulator.server import SimulatorServer
+from reporter.simulator.standard import write_sample_baseline, write_sample_exceptions
 from reporter.simulator.stats import SimulatorStats
 
 __all__ = [
     "FaultConfig",
     "Fleet",
+    "PayloadStyle",
     "SimExecution",
     "SimPatch",
     "SimServer",
     "SimulatorServer",
     "SimulatorStats",
+    "write_sample_baseline",
+    "write_sample_exceptions",
 ]

@@ -4,12 +4,14 @@ import argparse
 import ipaddress
 import re
 import sys
+from functools import partial
 from typing import TextIO
 
 from reporter.errors import ExitCode, UsageError
 from reporter.simulator.faults import FaultConfig
 from reporter.simulator.fleet import Fleet
 from reporter.simulator.server import SimulatorServer
+from reporter.simulator.standard import write_sample_baseline, write_sample_exceptions
 
 MAX_SERVERS = 100_000
 MAX_EXECUTIONS_PER_SERVER = 120
@@ -98,8 +100,8 @@ def start_simulator(
         rows = len(fleet.inventory_rows())
         print(f"inventory:    {written} ({rows} rows)", file=stdout)
     for option, write in (
-        ("baseline", fleet.write_baseline),
-        ("exceptions", fleet.write_exceptions),
+        ("baseline", partial(write_sample_baseline, fleet)),
+        ("exceptions", partial(write_sample_exceptions, fleet)),
     ):
         target = getattr(args, option, None)
         if target:

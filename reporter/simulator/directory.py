@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from reporter.simulator.payloads import encode
 
 if TYPE_CHECKING:
-    from reporter.simulator.fleet import SimServer
+    from reporter.simulator.records import SimServer
 
 DATACENTER_NAMES = {
     "VA1": "US East (Sterling, VA)",

@@ -16,12 +16,14 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reporter.simulator.directory import Directory
-from reporter.simulator.payloads import Presentation, detail_payload, encode, summary_payload
+from reporter.simulator.generator import generate_fleet
+from reporter.simulator.payloads import detail_payload, encode, summary_payload
+from reporter.simulator.records import ExecutionKey, SimExecution, SimServer
 
 DEFAULT_NOW = datetime(2026, 11, 20, tzinfo=UTC)
 INVENTORY_COLUMNS = (
@@ -34,73 +36,6 @@ INVENTORY_COLUMNS = (
     "os",
 )
 _ALIAS = re.compile(r"[A-Za-z0-9]+")
-
-ExecutionKey = tuple[str, str, str]
-"""(account alias in upper case, server ID, execution ID)."""
-
-
-@dataclass(slots=True)
-class SimServer:
-    """One simulated server and its inventory attributes (owner, environment, business_unit, os).
-
-    ``status``, ``power_state`` and ``in_maintenance`` are what the servers API says of it.
-    """
-
-    server_id: str
-    account: str
-    datacenter: str
-    role: str
-    os: str
-    attributes: dict[str, str]
-    status: str = "active"
-    power_state: str = "started"
-    in_maintenance: bool = False
-
-    @property
-    def windows(self) -> bool:
-        """True for Windows servers, False for the Linux ones."""
-        return self.os.startswith("Windows")
-
-
-@dataclass(slots=True)
-class SimPatch:
-    """One patch attempt: ``title`` is the whole ``patch_begin_message``; times are UTC."""
-
-    title: str
-    start: datetime | None
-    end: datetime | None
-    status: str  # pending / completed / failed
-    end_message: str  # "" while pending
-
-
-@dataclass(slots=True)
-class SimExecution:
-    """One patch execution: the facts; ``presentation`` says how the API writes them.
-
-    ``status`` is normalised (pending/running/completed/failed); ``start`` and ``end`` are UTC
-    (``end`` is None while the execution runs).
-    """
-
-    account: str
-    server_id: str
-    execution_id: str
-    start: datetime
-    end: datetime | None
-    status: str
-    patches: list[SimPatch]
-    windows: bool
-    init_end: datetime | None = None
-    presentation: Presentation = field(default_factory=Presentation)
-
-    @property
-    def patch_count(self) -> int:
-        """Number of patches attempted (also when the payload writes ``patches`` as a number)."""
-        return len(self.patches)
-
-    @property
-    def key(self) -> ExecutionKey:
-        """(alias in upper case, server ID, execution ID): how the API finds this execution."""
-        return (self.account.upper(), self.server_id, self.execution_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +119,17 @@ class Fleet:
             >>> len(fleet.executions)
             6
         """
-        from reporter.simulator.generator import generate_fleet
-
-        return generate_fleet(
-            cls, servers, executions_per_server, seed, account, now or DEFAULT_NOW
+        parts = generate_fleet(servers, executions_per_server, seed, account, now or DEFAULT_NOW)
+        return cls(
+            parts.account,
+            parts.servers,
+            parts.executions,
+            parts.inventory_rows,
+            seed=parts.seed,
+            now=parts.now,
+            unlisted_servers=parts.unlisted_servers,
+            unlisted_executions=parts.unlisted_executions,
+            archived_servers=parts.archived_servers,
         )
 
     # --- lookups -------------------------------------------------------------------------
@@ -300,18 +242,6 @@ class Fleet:
     def write_inventory(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`inventory_csv` to ``path`` as UTF-8, whole or not at all."""
         return write_text_file(path, self.inventory_csv())
-
-    def write_baseline(self, path: str | os.PathLike[str]) -> Path:
-        """Write a sample baseline of required patches that fits this fleet to ``path``."""
-        from reporter.simulator.standard import sample_baseline
-
-        return write_text_file(path, sample_baseline(self))
-
-    def write_exceptions(self, path: str | os.PathLike[str]) -> Path:
-        """Write sample exceptions that fit this fleet (and its baseline) to ``path``."""
-        from reporter.simulator.standard import sample_exceptions
-
-        return write_text_file(path, sample_exceptions(self))
 
 
 def write_text_file(path: str | os.PathLike[str], text: str) -> Path:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from reporter.simulator import catalogue
 from reporter.simulator.catalogue import Offer
-from reporter.simulator.fleet import Fleet, SimExecution, SimPatch, SimServer
-from reporter.simulator.payloads import Presentation, duration_text
+from reporter.simulator.payloads import duration_text
+from reporter.simulator.records import FleetParts, PayloadStyle, SimExecution, SimPatch, SimServer
 from reporter.simulator.servers import draw_power_states, extra_servers, make_servers
 
 # Days after patch Tuesday each environment is patched: dev first, prod last.
@@ -53,7 +53,7 @@ def patch_months(now: datetime, count: int) -> list[tuple[int, int]]:
     return months
 
 
-def _presentation(rng: random.Random, seconds: int | None, running: bool) -> Presentation:
+def _style(rng: random.Random, seconds: int | None, running: bool) -> PayloadStyle:
     fmt = rng.choices(("Z", "+00:00", "offset", "space"), (0.55, 0.15, 0.1, 0.2))[0]
     if running:
         duration = rng.choice(("", None))
@@ -65,7 +65,7 @@ def _presentation(rng: random.Random, seconds: int | None, running: bool) -> Pre
             duration = duration_text((seconds or 0) + rng.choice((-1, 1)) * rng.randint(300, 2400))
         else:
             duration = duration_text(seconds or 0, clock=draw > 0.9)
-    return Presentation(
+    return PayloadStyle(
         capitalized=rng.random() < 0.3,
         time_format=fmt,
         offset=rng.choice(OFFSETS),
@@ -189,9 +189,9 @@ class _Generator:
             patches = [SimPatch(patch.title, None, None, "pending", "") for patch in patches]
         elif not running and patches and len(failed) == len(patches):
             status = "failed"
-        presentation = _presentation(rng, None if running else total, running)
+        style = _style(rng, None if running else total, running)
         if not running and patches and "as_number" in features:
-            presentation = replace(presentation, patches_as_number=True)
+            style = replace(style, patches_as_number=True)
         execution = SimExecution(
             account=server.account,
             server_id=server.server_id,
@@ -202,7 +202,7 @@ class _Generator:
             patches=patches,
             windows=server.windows,
             init_end=None if status == "pending" else start + timedelta(seconds=init),
-            presentation=presentation,
+            style=style,
         )
         next_retry = retry if running or not titles else failed
         return execution, next_retry
@@ -303,14 +303,13 @@ class _Generator:
 
 
 def generate_fleet(
-    fleet_class: type[Fleet],
     servers: int,
     executions_per_server: int,
     seed: int,
     account: str,
     now: datetime,
-) -> Fleet:
-    """Build the fleet :meth:`Fleet.generate` describes (see there for the arguments)."""
+) -> FleetParts:
+    """The parts of the fleet :meth:`Fleet.generate` describes (see there for the arguments)."""
     if servers < 1 or executions_per_server < 1:
         raise ValueError("a fleet needs at least one server and one execution per server")
     if not account.isascii() or not account.isalnum():
@@ -357,7 +356,7 @@ def generate_fleet(
             last, failed = generator.execution(server, month, last, failed, features)
             unlisted_executions.append(last)
     draw_power_states(seed, [*server_list, *unlisted])
-    return fleet_class(
+    return FleetParts(
         account,
         server_list,
         executions,

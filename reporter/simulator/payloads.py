@@ -1,51 +1,23 @@
 """How the simulated API writes an execution: JSON bodies in the shapes the real service uses.
 
-The simulated records hold facts (times, titles, results); :class:`Presentation` holds how one
-execution is written (key case, time format, status case, duration form), so the variations
-SPEC 1 lists appear across a fleet while each execution always reads the same.
+The simulated records hold facts (times, titles, results); their
+:class:`~reporter.simulator.records.PayloadStyle` holds how one execution is written (key case,
+time format, status case, duration form), so the variations SPEC 1 lists appear across a fleet
+while each execution always reads the same.
 """
 
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timezone
+from typing import Any
 
-if TYPE_CHECKING:
-    from reporter.simulator.fleet import SimExecution
+from reporter.simulator.records import PayloadStyle, SimExecution
 
 BEGIN_MESSAGE = "Update Process BEGIN"
 END_MESSAGE = "Updating Complete"
 KB_URL = "https://support.microsoft.com/en-us/kb/{}"
 _KB = re.compile(r"KB(\d{6,8})")
-
-
-@dataclass(frozen=True, slots=True)
-class Presentation:
-    """How the API writes one execution (chosen once per execution, from the fleet seed).
-
-    Attributes:
-        capitalized: ``Execution_id``/``Patches`` keys (as the official Go CLI prints them)
-            instead of the documented snake_case.
-        time_format: ``"Z"`` (``2016-04-05T04:14:10Z``), ``"+00:00"``, ``"offset"`` (the same
-            instant at ``offset`` from UTC) or ``"space"`` (``2016-04-05 04:14:10``, UTC).
-        offset: The UTC offset used by the ``"offset"`` format.
-        status_case: ``"lower"``, ``"upper"`` or ``"title"``.
-        running_word: How a running execution calls itself: ``running`` or ``in_progress``.
-        duration: The ``duration`` text, ``None`` to leave the field out.
-        unknown_time: What a time not known yet is written as: ``""`` or ``None`` (null).
-        patches_as_number: Write ``patches`` as a count instead of a list.
-    """
-
-    capitalized: bool = False
-    time_format: str = "Z"
-    offset: timedelta = timedelta(0)
-    status_case: str = "lower"
-    running_word: str = "running"
-    duration: str | None = None
-    unknown_time: str | None = ""
-    patches_as_number: bool = False
 
 
 def duration_text(seconds: int, clock: bool = False) -> str:
@@ -61,7 +33,7 @@ def duration_text(seconds: int, clock: bool = False) -> str:
     return f"{secs}s"
 
 
-def format_time(moment: datetime | None, style: Presentation) -> str | None:
+def format_time(moment: datetime | None, style: PayloadStyle) -> str | None:
     """Write a UTC ``moment`` in the execution's time format (unknown: ``""`` or null)."""
     if moment is None:
         return style.unknown_time
@@ -74,7 +46,7 @@ def format_time(moment: datetime | None, style: Presentation) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def format_status(status: str, style: Presentation) -> str:
+def format_status(status: str, style: PayloadStyle) -> str:
     """Write a normalised status (pending/running/completed/failed) in the execution's case."""
     if status == "running":
         status = style.running_word
@@ -85,13 +57,13 @@ def format_status(status: str, style: Presentation) -> str:
     return status
 
 
-def _key(name: str, style: Presentation) -> str:
+def _key(name: str, style: PayloadStyle) -> str:
     return name.capitalize() if style.capitalized else name
 
 
 def detail_payload(execution: "SimExecution") -> dict[str, Any]:
     """The decoded body of ``GET .../patch/{execution_id}`` for one execution (SPEC 1 table)."""
-    style = execution.presentation
+    style = execution.style
     finished = execution.status in ("completed", "failed")
     body: dict[str, Any] = {
         _key("execution_id", style): execution.execution_id,
@@ -147,7 +119,7 @@ def summary_payload(executions: Sequence["SimExecution"]) -> list[dict[str, Any]
     """
     entries = []
     for execution in sorted(executions, key=lambda item: item.start, reverse=True):
-        style = execution.presentation
+        style = execution.style
         init_end = execution.init_end if execution.status != "pending" else None
         entries.append(
             {

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from reporter.simulator import catalogue
-from reporter.simulator.fleet import SimServer
+from reporter.simulator.records import SimServer
 
 DATACENTERS = ("VA1", "UC1", "GB3", "CA3", "IL1", "NE1", "WA1", "DE1")
 WINDOWS_ROLES = ("WEB", "APP", "SQL", "ADS", "FS", "RDS", "IIS")

@@ -10,12 +10,15 @@ expired and one stale, plus one that covers a failing update everywhere.
 
 import csv
 import io
+import os
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 from reporter.simulator import catalogue
-from reporter.simulator.fleet import Fleet, SimServer
+from reporter.simulator.fleet import Fleet, write_text_file
 from reporter.simulator.generator import patch_tuesday
+from reporter.simulator.records import SimServer
 
 OUT_OF_BAND_KB = "KB5099999"  # a fictitious update no simulated server ever installs
 DEFENDER_KB = "KB2267602"
@@ -190,3 +193,13 @@ def _csv(columns: list[str], rows: list[list[str]]) -> str:
     writer.writerow(columns)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def write_sample_baseline(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`sample_baseline` of ``fleet`` to ``path``, whole or not at all."""
+    return write_text_file(path, sample_baseline(fleet))
+
+
+def write_sample_exceptions(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`sample_exceptions` of ``fleet`` to ``path``, whole or not at all."""
+    return write_text_file(path, sample_exceptions(fleet))
