@@ -6,7 +6,6 @@ temporary file is left, the evidence fetched so far is kept, and a rerun into th
 fetches only what is missing and writes the same CSV as an uninterrupted run.
 """
 
-import contextlib
 import hashlib
 import io
 import json
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import sigint_reaches_children
 
 from reporter.cli import main
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
@@ -62,20 +62,6 @@ def run_args(sim: SimulatorServer, inventory: Path, out: Path) -> list[str]:
         "--login-url",
         sim.login_url,
     ]
-
-
-@contextlib.contextmanager
-def sigint_reaches_children() -> Iterator[None]:
-    # A child inherits an ignored SIGINT (as under `nohup` or a background CI job), and
-    # Python then installs no KeyboardInterrupt handler in it: make sure it is not ignored.
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if previous == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
 
 
 def evidence_bodies(out: Path) -> dict[Key, Path]:
