@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from logins import use_demo_login
 
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
 
@@ -44,13 +45,4 @@ def simulator(sim_factory: StartSimulator) -> SimulatorServer:
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """The simulator's demo login in CLC_USER/CLC_PASSWORD, and no other credential or URL."""
-    for name in (
-        "CLC_V2_API_USERNAME",
-        "CLC_V2_API_PASSWD",
-        "CLC_BEARER_TOKEN",
-        "REPORTER_API_URL",
-        "REPORTER_LOGIN_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
+    use_demo_login(monkeypatch)
