@@ -214,7 +214,8 @@ def test_a_manifest_time_beyond_the_calendar_neither_stops_a_rerun_nor_an_archiv
     manifest.write_text(json.dumps(document))
 
     archive = tmp_path / "restated"
-    assert run(["run", str(inventory), "--out", str(archive), "--from-archive", str(out)]) == 0
+    restate = ["run", str(inventory), "--out", str(archive), "--format", "csv"]
+    assert run([*restate, "--from-archive", str(out)]) == 0
     before = sim.stats.requests
     assert run([*argv, *urls]) == 0  # the rerun reuses every finished execution
     assert sim.stats.requests - before == 1  # the login
