@@ -153,6 +153,8 @@ class SimulatorServer:
     """Serve a :class:`Fleet` as the Patching API (``/rest``) and the Login API, on a thread.
 
     Example:
+        It listens on a port and sends a request, so it is not run as a test.
+
         >>> with SimulatorServer(Fleet.generate(servers=2)) as sim:  # doctest: +SKIP
         ...     requests.post(sim.login_url, json={"username": "demo", "password": "demo"})
     """
