@@ -59,7 +59,7 @@ def place_in_period(
         underway = executions["status"].isin(["pending", "running"]).to_numpy(dtype=bool)
         inside = inside | (underway & start.isna().to_numpy())
     problems = []
-    for position in np.flatnonzero(~inside):
+    for position in np.flatnonzero(~inside).tolist():
         item = fetched[position]
         moment = start.iloc[position]
         if pd.isna(moment):

@@ -18,7 +18,7 @@ fast, when its internals are not as that class expects). The workbook itself (st
 filters, conditional formats, links, packaging) is XlsxWriter's.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -144,7 +144,7 @@ def write_table(
     max_rows: int,
     flag_column: str | None = None,
     flag_value: str | None = None,
-    attributes: Sequence[str] = (),
+    attributes: Collection[str] = (),
 ) -> None:
     """Write ``frame`` as one or more sheets named ``name``, ``name (2)``, ... .
 
@@ -186,7 +186,7 @@ def write_table(
         formats = (styles.header, styles.date, styles.link)
         if not (fast and sheet.load_rows(plans, headers, start, stop, linked, formats)):
             write_cells(sheet, styles, plans, headers, start, stop)
-        if linked is not None:
+        if linked is not None and kb_col is not None:
             write_kb_links(sheet, styles, plans[kb_col], kb_col, start, linked)
 
 
@@ -263,7 +263,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
     sheet.set_column(1, 1, 70)
     sheet.write_row(0, 0, ["Item", "Value"], styles.header)
     sheet.freeze_panes(1, 0)
-    facts: list[tuple[str, object]] = [
+    facts: list[tuple[str | None, object]] = [  # (None, None): a blank row
         ("Title", meta.title),
         ("Period", meta.period or f"not limited (report of {meta.label})"),
         ("Accounts", ", ".join(meta.accounts)),
@@ -339,9 +339,10 @@ def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: Repo
     sheet.write_string(row, 0, "HRESULTs in this report", styles.section)
     sheet.write_row(row + 1, 0, ["HRESULT", "Name", "Meaning", "Attempts"], styles.header)
     row += 2
-    for entry in model.hresults.itertuples(index=False):
-        texts = [neutralise("" if pd.isna(v) else str(v)) for v in entry[:3]]
-        sheet.write_row(row, 0, [*texts, int(entry.attempts)])
+    attempts = model.hresults["attempts"].tolist()
+    for hresult, count in zip(model.hresults.itertuples(index=False), attempts, strict=True):
+        texts = [neutralise("" if pd.isna(v) else str(v)) for v in hresult[:3]]
+        sheet.write_row(row, 0, [*texts, int(count)])
         row += 1
     row += 1
     sheet.write_string(row, 0, "Compliance rules", styles.section)

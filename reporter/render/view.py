@@ -6,7 +6,7 @@ shows, caps long lists (saying where the rest is) and draws the charts from the 
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -102,7 +102,7 @@ class View:
 def records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
     """The first ``limit`` rows of ``frame`` as dicts (categoricals read as plain values)."""
     head = frame if limit is None else frame.head(limit)
-    return head.to_dict("records")
+    return cast(list[dict[str, Any]], head.to_dict("records"))  # the model's columns are text
 
 
 def capped(
@@ -236,11 +236,11 @@ def chart_set(model: ReportModel) -> dict[str, Any]:
         NO_DATA: k.no_data,
     }
     segments = [charts.Segment(s, v, STATUS_COLOURS[s]) for s, v in counts.items()]
-    by_class = model.results_by_classification
     names = [name for name, _ in OUTCOME_SERIES]
+    by_class = model.results_by_classification.reindex(columns=names, fill_value=0)
     rows = [
-        (str(label), [int(by_class.at[label, n]) if n in by_class.columns else 0 for n in names])
-        for label in by_class.index
+        (str(label), [int(count) for count in counts])
+        for label, counts in zip(by_class.index, by_class.to_numpy().tolist(), strict=True)
     ]
     return {
         "compliance": charts.donut(
