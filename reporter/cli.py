@@ -27,6 +27,11 @@ example:
   curl -s -X POST http://127.0.0.1:8080/v2/authentication/login \\
        -d '{"username": "demo", "password": "demo"}'
 """
+HISTORY_EXAMPLE = """\
+examples:
+  reporter history --history /srv/patch-reports/history.sqlite
+  reporter history import /srv/patch-reports-2025 --history /srv/patch-reports/history.sqlite
+"""
 EXPLAIN_EXAMPLE = """\
 examples:
   reporter explain "Result Code: 4"
@@ -53,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=RUN_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("inventory", metavar="INVENTORY.csv", help="inventory CSV of servers")
+    run.add_argument(
+        "inventory",
+        metavar="INVENTORY.csv",
+        nargs="?",
+        help="inventory CSV of servers (with --from-archive: default the archive's saved copy)",
+    )
     add_run_options(run)
 
     demo = commands.add_parser(
@@ -75,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_simulate_options(simulate)
+
+    add_history_command(commands)
 
     explain = commands.add_parser(
         "explain",
@@ -119,7 +131,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--from-archive",
         metavar="DIR",
-        help="re-render from a saved evidence folder instead of the network",
+        help="re-render from saved evidence instead of the network: an output folder (its "
+        "--period's label, else the newest), its evidence folder, or one label's folder",
     )
     run.add_argument("--title", metavar="TEXT", help="report title")
     run.add_argument(
@@ -141,9 +154,74 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         help="PDF variant: pdf/a-3u (default, archival) or none",
     )
     run.add_argument("--page-size", choices=["A4", "Letter"], help="PDF page size (default: A4)")
+    history = run.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        help="history database to record the period in (default: OUT/history.sqlite)",
+    )
+    history.add_argument(
+        "--no-history", action="store_true", help="neither read nor record any history"
+    )
     run.add_argument("--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)")
     run.add_argument("--timings", action="store_true", help="print the time each stage took")
     run.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+
+def add_history_command(commands: argparse._SubParsersAction) -> None:
+    """``reporter history`` (list the recorded periods) and ``reporter history import``."""
+    history = commands.add_parser(
+        "history",
+        help="list the periods recorded in the history database, or import earlier ones",
+        description="List every period recorded in the history database with its headline "
+        "figures, one line each; 'history import' records periods from earlier evidence.",
+        epilog=HISTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        help="history database (default: history.sqlite in the config's out, else ./reports)",
+    )
+    history.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)"
+    )
+    history.add_argument("--debug", action="store_true", help="show tracebacks")
+    actions = history.add_subparsers(
+        dest="history_command", metavar="import", help="record periods from evidence archives"
+    )
+    backfill = actions.add_parser(
+        "import",
+        help="record periods from earlier evidence archives",
+        description="Record in the history database every period found in each DIR (an "
+        "earlier --out folder, its evidence folder, or one label's folder), rebuilt from its "
+        "run.json, manifest and saved answers as --from-archive rebuilds them. A period "
+        "recorded before is replaced. Archives from before run.json need --inventory and "
+        "--period.",
+        epilog=HISTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill.add_argument("dirs", metavar="DIR", nargs="+", help="an evidence archive")
+    backfill.add_argument(
+        "--history", metavar="PATH", default=argparse.SUPPRESS, help="history database"
+    )
+    backfill.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML config file"
+    )
+    backfill.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="the inventory of an archive without run.json (from an older reporter)",
+    )
+    backfill.add_argument(
+        "--period", metavar="YYYY-MM", help="the period of an archive without run.json"
+    )
+    backfill.add_argument(
+        "--account", metavar="ALIAS", help="account alias for rows without one (no run.json)"
+    )
+    backfill.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
 
 def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
@@ -236,9 +314,13 @@ def dispatch(args: argparse.Namespace, stdout: TextIO) -> int:
 
         return simulate(args, stdout)
     if args.command == "demo":
-        from reporter.pipeline import demo
+        from reporter.demo import demo
 
         return demo(out=args.out, stdout=stdout)
+    if args.command == "history":
+        from reporter.backfill import history_command
+
+        return history_command(args, stdout)
     from reporter.config import settings_from_args
     from reporter.pipeline import run
 

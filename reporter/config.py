@@ -17,6 +17,7 @@ from reporter.records import Period
 DEFAULT_API_URL = "https://patching.useast.appfog.ctl.io/rest"
 DEFAULT_LOGIN_URL = "https://api.ctl.io/v2/authentication/login"
 FORMATS = ("html", "pdf", "xlsx", "csv")
+HISTORY_FILE = "history.sqlite"  # in the output folder, unless --history names another file
 CONFIG_FILE_NAME = "reporter.toml"
 CONFIG_MAX_BYTES = 1024 * 1024  # a config file is a few lines; anything this big is not one
 
@@ -38,6 +39,12 @@ def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError("a number")
     return float(value)
+
+
+def _history(value: object) -> str | bool:
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+        return value
+    raise TypeError("a path, or false to keep no history")
 
 
 def _texts(value: object) -> str | list[str]:
@@ -67,15 +74,22 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "pdf_detail": _text,
     "pdf_variant": _text,
     "page_size": _text,
+    "history": _history,
 }
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything ``reporter run`` needs besides secrets."""
+    """Everything ``reporter run`` needs besides secrets.
 
-    inventory: Path
+    ``inventory`` may be None with ``from_archive`` (the archive's saved copy is used).
+    ``history`` is the history file, True for ``{out}/history.sqlite``, False for none.
+    ``given`` names the settings the user chose (command line or config file): a re-render
+    takes the others from the archive's run.json.
+    """
+
+    inventory: Path | None
     out: Path = Path("reports")
     formats: tuple[str, ...] = FORMATS
     period: Period | None = None
@@ -94,7 +108,16 @@ class RunSettings:
     page_size: str = "A4"
     timings: bool = False
     debug: bool = False
+    history: Path | bool = True
+    given: frozenset[str] = frozenset()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def history_file(self) -> Path | None:
+        """The history database this run records into, or None."""
+        if self.history is True:
+            return self.out / HISTORY_FILE
+        return self.history or None
 
 
 def settings_from_args(
@@ -139,8 +162,11 @@ def settings_from_args(
     if page_size.lower() not in ("a4", "letter"):
         raise UsageError(f"page size must be A4 or Letter, not {page_size!r}")
     archive = getattr(args, "from_archive", None)
+    if not args.inventory and not archive:
+        raise UsageError("give the inventory CSV (or --from-archive DIR)")
+    given = {name for name in ("period", "title", "account") if pick(name) is not None}
     return RunSettings(
-        inventory=Path(args.inventory),
+        inventory=Path(args.inventory) if args.inventory else None,
         out=Path(pick("out", "reports")),
         formats=tuple(formats),
         period=Period.parse(period_text) if period_text else None,
@@ -159,8 +185,39 @@ def settings_from_args(
         page_size="Letter" if page_size.lower() == "letter" else "A4",
         timings=bool(getattr(args, "timings", False)),
         debug=bool(getattr(args, "debug", False)),
+        history=history_setting(args, config),
+        given=frozenset(given),
         env=env,
     )
+
+
+def history_setting(args: argparse.Namespace, config: Mapping[str, object]) -> Path | bool:
+    """``--no-history``, else ``--history PATH``, else the config's ``history``, else True
+    (the output folder's file)."""
+    if getattr(args, "no_history", False):
+        return False
+    chosen = getattr(args, "history", None)
+    if chosen is None:
+        chosen = config.get("history", True)
+    if isinstance(chosen, bool):
+        return chosen
+    return Path(str(chosen))
+
+
+def history_file_for_listing(args: argparse.Namespace, cwd: Path | None = None) -> Path:
+    """The history file ``reporter history`` reads: ``--history PATH``, else the config's
+    ``history``, else ``history.sqlite`` in the config's ``out`` (default ``./reports``).
+
+    Raises:
+        UsageError: the config file turns history off and no ``--history`` is given.
+    """
+    config = load_config(getattr(args, "config", None), cwd or Path.cwd())
+    chosen = history_setting(args, config)
+    if chosen is False:
+        raise UsageError("the config file sets history = false: give --history PATH")
+    if chosen is True:
+        return Path(str(config.get("out", "reports"))) / HISTORY_FILE
+    return Path(chosen)
 
 
 def load_config(explicit: str | None, cwd: Path) -> dict:

@@ -55,6 +55,10 @@ class OutputError(ReporterError):
     """The output folder is busy with another run, or a file cannot be written (disk full)."""
 
 
+class HistoryError(ReporterError):
+    """The history database cannot be used: not reporter's, newer, locked, or not writable."""
+
+
 class DeliveryError(ReporterError):
     """The reports were written but could not be e-mailed."""
 

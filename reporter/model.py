@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from reporter.schema import (
+    CHANGES_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
     EXECUTION_SCHEMA,
@@ -24,9 +25,12 @@ from reporter.schema import (
     NON_COMPLIANT,
     PATCH_EXPORT_SCHEMA,
     PATCH_SCHEMA,
+    PERSISTENT_FAILURE_SCHEMA,
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
+    TREND_SCHEMA,
     FrameSchema,
+    empty_frame,
     validate,
 )
 
@@ -45,6 +49,7 @@ __all__ = [
     "PATCH_EXTRA_COLUMNS",
     "PROBLEM_COLUMNS",
     "SERVER_COLUMNS",
+    "HistorySummary",
     "Kpis",
     "ReportMeta",
     "ReportModel",
@@ -72,6 +77,9 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "problems": PROBLEM_SCHEMA,
     "failure_summary": FAILURE_SUMMARY_SCHEMA,
     "hresults": HRESULT_SCHEMA,
+    "trend": TREND_SCHEMA,
+    "changes": CHANGES_SCHEMA,
+    "persistent_failures": PERSISTENT_FAILURE_SCHEMA,
 }
 
 
@@ -116,6 +124,30 @@ class ReportMeta:
     span_end: datetime | None
 
 
+@dataclass(frozen=True)
+class HistorySummary:
+    """This period against the previous recorded one (SPEC 5a); all zero without one.
+
+    ``note`` says in one line why there is nothing to compare with, when there is not.
+    """
+
+    note: str = "No history was consulted for this report."
+    previous_label: str | None = None
+    previous_pct: float | None = None  # compliance % of the previous period
+    points: float | None = None  # compliance % now minus then
+    fixed: int = 0  # non-compliant then, counted as compliant now
+    newly_non_compliant: int = 0  # non-compliant now, another status then
+    changed: int = 0  # servers in both periods whose status changed (the two above included)
+    new_servers: int = 0  # in this period only
+    gone_servers: int = 0  # in the previous period only
+    persistent: int = 0  # (server, patch) pairs failing in two or more consecutive periods
+
+    @property
+    def compared(self) -> bool:
+        """Whether there was an earlier period to compare with."""
+        return self.previous_label is not None
+
+
 @dataclass
 class ReportModel:
     """Everything a report shows. Each frame follows its schema in :data:`FRAME_SCHEMAS`,
@@ -141,6 +173,16 @@ class ReportModel:
     # failed attempts per (patch, result, HRESULT), most servers first
     hresults: pd.DataFrame = field(default_factory=pd.DataFrame)
     # every HRESULT among the attempts, with name, meaning and count
+    # History (SPEC 5a), from the history store and this report's figures:
+    history: HistorySummary = field(default_factory=HistorySummary)
+    trend: pd.DataFrame = field(default_factory=lambda: empty_frame(TREND_SCHEMA))
+    # the last recorded periods up to this one, oldest first
+    changes: pd.DataFrame = field(default_factory=lambda: empty_frame(CHANGES_SCHEMA))
+    # servers whose status changed since the previous period, new or gone
+    persistent_failures: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(PERSISTENT_FAILURE_SCHEMA)
+    )
+    # (server, patch) whose latest attempt failed in this and the previous period(s)
 
 
 def validate_model(model: ReportModel) -> None:

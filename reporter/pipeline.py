@@ -1,10 +1,10 @@
-"""The stages of a run in order: inventory, login, fetch, report model, renderers, delivery."""
+"""The stages of a run in order: inventory, history check, login and fetch (or an archive),
+report model, history figures, renderers, delivery, history record."""
 
-import hashlib
+import dataclasses
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,31 +18,18 @@ from reporter.deliver import (
     send_report,
     smtp_settings_from_env,
 )
-from reporter.errors import ApiUnreachableError, ExitCode, UsageError
-from reporter.fetch import (
-    EvidenceStore,
-    PatchingClient,
-    Progress,
-    check_url,
-    credentials_from_env,
-    decode_json,
-    read_archive,
-)
+from reporter.errors import ExitCode, UsageError
+from reporter.fetch import MANIFEST
 from reporter.fileio import output_errors
-from reporter.inventory import Inventory, load_inventory
+from reporter.history import HistoryStore, period_record, with_history
+from reporter.inventory import load_inventory
 from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
-from reporter.problems import Problem
-from reporter.records import Target
-from reporter.report import build_report
+from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
+from reporter.sources import archive_model, fetch_model, inventory_path, with_recorded_settings
 
 log = logging.getLogger("reporter")
-
-DEMO_SEED = 2026
-DEMO_SERVERS = 60
-DEMO_EXECUTIONS_PER_SERVER = 4
-DEMO_USER = "demo"
 
 
 class Timings:
@@ -89,98 +76,72 @@ def run_in(
     register_environment_secrets(settings.env)  # before any file is read or message written
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
     delivery = prepare_delivery(settings) if settings.email_to else None
-    with timings.stage("inventory"):
-        inventory = load_inventory(settings.inventory)
-    generated_at = clock()
-
+    archive = None
     if settings.from_archive:
-        with timings.stage("archive"):
-            default_alias = settings.account or archive_alias(settings.from_archive)
-            targets = targets_for(inventory, default_alias)
-            result = read_archive(settings.from_archive, targets, settings.period)
-            manifest_path = archive_manifest(settings.from_archive)
-            data_source = f"evidence archive {settings.from_archive}"
-    else:
-        api_url = check_url(settings.api_url, "API URL")
-        login_url = check_url(settings.login_url, "login URL")
-        credentials = credentials_from_env(settings.env)
-        evidence = EvidenceStore(settings.out / "evidence")
-        client = PatchingClient(
-            api_url,
-            login_url,
-            credentials,
-            concurrency=settings.concurrency,
-            timeout=settings.timeout,
-            retries=settings.retries,
-            evidence=evidence,
-            progress=Progress(),
-        )
+        archive = choose_label_folder(settings.from_archive, settings.period)
+        if archive.record is not None:
+            settings = with_recorded_settings(settings, archive.record)
+    with timings.stage("inventory"):
+        inventory = load_inventory(inventory_path(settings, archive))
+    store = open_history(settings)  # checked before anything is fetched, like the inputs
+    try:
+        generated_at = clock()
+        run_record: tuple[Path, RunRecord] | None = None
+        if archive is not None:
+            with timings.stage("archive"):
+                model = archive_model(
+                    archive,
+                    inventory,
+                    period=settings.period,
+                    title=settings.title,
+                    account=settings.account,
+                    generated_at=generated_at,
+                    data_source=f"evidence archive {settings.from_archive}",
+                )
+            manifest_path = archive.manifest
+        else:
+            model, run_record = fetch_model(settings, inventory, generated_at, timings.stage)
+            manifest_path = run_record[0] / MANIFEST
+        with timings.stage("history"):
+            earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
+            model = with_history(model, earlier, history_note(model, store))
+        written = render_all(model, settings, manifest_path, timings)
+        if run_record is not None:
+            folder, record = run_record
+            with output_errors(folder / RUN_RECORD):
+                write_run_record(folder, dataclasses.replace(record, finished=True))
+        print_summary(model, written, stdout)
         try:
-            with timings.stage("login"):
-                login = client.login()
-            default_alias = settings.account or login.account_alias
-            targets = targets_for(inventory, default_alias)
-            with timings.stage("fetch"), output_errors(evidence.path):
-                result = client.fetch(targets, settings.period)
+            if delivery:
+                with timings.stage("e-mail"):
+                    deliver(model, delivery, settings, written)
+                print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
         finally:
-            evidence.close()
-            client.close()
-        if targets and not result.executions and all_unreachable(result.problems):
-            dead = next(problem for problem in result.problems if problem.cause is not None)
-            raise ApiUnreachableError(
-                f"could not fetch any execution from {api_url}: {dead.reason}"
-            )
-        manifest_path = evidence.path / "manifest.json"
-        data_source = api_url
-
-    with timings.stage("model"):
-        model = build_report(
-            inventory,
-            result.executions,
-            result.problems,
-            period=settings.period,
-            title=settings.title,
-            accounts=sorted({target.account_alias for target in targets}),
-            data_source=data_source,
-            manifest_sha256=file_sha256(manifest_path),
-            generated_at=generated_at,
-            default_alias=default_alias,
-        )
-        # The decoded payloads hold more memory than the model built from them: let them go
-        # before the renderers (the PDF above all) need memory.
-        del result
-    written = render_all(model, settings, manifest_path, timings)
-    print_summary(model, written, stdout)
-    if delivery:
-        with timings.stage("e-mail"):
-            deliver(model, delivery, settings, written)
-        print(f"E-mailed the PDF to {', '.join(settings.email_to)}", file=stdout)
+            # The reports exist whatever became of the e-mail: their period is recorded.
+            if store is not None:
+                with timings.stage("history"):
+                    store.record([period_record(model, clock())])
+                print(f"Recorded {model.meta.label} in {store.path}", file=stdout)
+    finally:
+        if store is not None:
+            store.close()
     if settings.timings:
         print(timings.table(), file=stdout)
     return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
 
 
-def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:
-    """One fetch target per valid inventory row, with the account alias resolved."""
-    targets = []
-    for row in inventory.rows:
-        alias = row.account_alias or default_alias
-        if not alias:
-            raise UsageError(
-                f"{inventory.path.name} line {row.line}: no account alias; add an "
-                "account_alias column or pass --account"
-            )
-        targets.append(Target(alias.upper(), row.server_id, row.execution_id, row.line))
-    return targets
+def open_history(settings: RunSettings) -> HistoryStore | None:
+    """The history store this run records into, checked now (None with --no-history)."""
+    path = settings.history_file
+    return HistoryStore.open(path) if path is not None else None
 
 
-def all_unreachable(problems: Sequence[Problem]) -> bool:
-    """Whether every fetch failed the way a dead API fails: no answer at all.
-
-    Decided by each problem's cause, never by its wording.
-    """
-    causes = [problem.cause for problem in problems if problem.cause is not None]
-    return bool(causes) and all(cause.no_answer for cause in causes)
+def history_note(model: ReportModel, store: HistoryStore | None) -> str:
+    """What the reports say when there is no earlier period to compare with."""
+    if store is None:
+        return "History is not kept for this run (--no-history): there is no trend to show."
+    accounts = ", ".join(model.meta.accounts) or "these accounts"
+    return f"No earlier period is recorded for {accounts}: this is the first one in the history."
 
 
 def render_all(
@@ -258,70 +219,17 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    history = model.history
+    if history.compared:
+        print(
+            f"  vs {history.previous_label}: {history.previous_pct:.1f}% -> "
+            f"{kpis.compliant_pct:.1f}% ({history.points:+.1f} points), {history.fixed} fixed, "
+            f"{history.newly_non_compliant} newly non-compliant",
+            file=stdout,
+        )
     if kpis.problems:
         noun = "problem" if kpis.problems == 1 else "problems"
         print(f"  {kpis.problems:,} {noun}: see the Problems section of the reports", file=stdout)
     print("Wrote:", file=stdout)
     for path in written.values():
         print(f"  {path}", file=stdout)
-
-
-def file_sha256(path: Path | None) -> str | None:
-    """SHA-256 of a file's bytes, or None when there is no such file."""
-    if path is None or not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def archive_manifest(archive: Path) -> Path:
-    """The manifest of an evidence archive given as the out folder or its evidence/ folder."""
-    for candidate in (archive / "manifest.json", archive / "evidence" / "manifest.json"):
-        if candidate.is_file():
-            return candidate
-    return archive / "evidence" / "manifest.json"
-
-
-def archive_alias(archive: Path) -> str | None:
-    """The account alias an archive was fetched under, when it holds exactly one."""
-    try:
-        entries = decode_json(archive_manifest(archive).read_bytes())["entries"]
-        aliases = {entry.get("account_alias") for entry in entries} - {None}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return aliases.pop() if len(aliases) == 1 else None
-
-
-def demo(out: str | None, stdout: TextIO) -> int:
-    """Run the whole pipeline against the built-in simulator serving the bundled sample fleet."""
-    from reporter.simulator import Fleet, SimulatorServer
-
-    out_dir = Path(out or "reports")
-    fleet = Fleet.generate(
-        servers=DEMO_SERVERS, executions_per_server=DEMO_EXECUTIONS_PER_SERVER, seed=DEMO_SEED
-    )
-    inventory = out_dir / "demo-inventory.csv"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fleet.write_inventory(inventory)
-    # A fresh password for the in-process simulator: it guards nothing, but a fixed one would
-    # be registered as a secret and blanked out of every log line that happens to contain it.
-    password = secrets.token_urlsafe(16)
-    with SimulatorServer(fleet, host="127.0.0.1", port=0, user=DEMO_USER, password=password) as sim:
-        print(
-            f"Simulated Patching API at {sim.api_url} ({len(fleet.executions)} executions)",
-            file=stdout,
-        )
-        settings = RunSettings(
-            inventory=inventory,
-            out=out_dir,
-            api_url=sim.api_url,
-            login_url=sim.login_url,
-            title="Patch compliance (demo fleet)",
-            env={"CLC_USER": DEMO_USER, "CLC_PASSWORD": password},
-        )
-        code = run(settings, stdout)
-    if code == ExitCode.PROBLEMS:
-        # The sample inventory lists a few unknown executions on purpose, to show the Problems
-        # section; for the demo that is the expected outcome, not a failure.
-        print("(The demo inventory includes rows the API does not know, on purpose.)", file=stdout)
-        return ExitCode.OK
-    return code

@@ -58,12 +58,14 @@ def build_report(
     manifest_sha256: str | None,
     generated_at: datetime,
     default_alias: str | None,
+    label: str | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
     Every inventory server appears once in ``servers``; every inventory row, fetch problem,
     unreadable payload and execution outside ``period`` is either in the figures or in
     ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
+    ``label`` names the report (default: the period, else the date of ``generated_at``).
     Never raises on what the API sent.
     """
     with collector_paused():
@@ -102,7 +104,7 @@ def build_report(
         start = executions["start"].dropna()
         meta = ReportMeta(
             title=title,
-            label=str(period) if period else f"{generated_at:%Y-%m-%d}",
+            label=label or (str(period) if period else f"{generated_at:%Y-%m-%d}"),
             period=str(period) if period else None,
             accounts=list(accounts),
             generated_at=generated_at,

@@ -31,7 +31,8 @@ INT: Final = "Int64"
 SMALL_INT: Final = "Int8"
 BOOLEAN: Final = "boolean"
 TIME: Final = "datetime64[ns, UTC]"
-DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME)
+FLOAT: Final = "Float64"
+DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME, FLOAT)
 
 # A server's compliance status (SPEC 4): the categories of the servers frame's "compliance".
 COMPLIANT = "Compliant"
@@ -39,6 +40,8 @@ NON_COMPLIANT = "Non-compliant"
 IN_PROGRESS = "In progress"
 NO_DATA = "No data"
 COMPLIANCE_STATUSES = [COMPLIANT, NON_COMPLIANT, IN_PROGRESS, NO_DATA]
+# The statuses the compliance % counts as compliant (SPEC 9), as Kpis.compliant counts them.
+COUNTED_AS_COMPLIANT = (COMPLIANT,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +238,55 @@ PROBLEM_SCHEMA = FrameSchema(
         _spec("execution_id", STRING, "the execution ID"),
         _spec("kind", STRING, "the kind of problem, e.g. 'bad payload'"),
         _spec("reason", STRING, "what went wrong, in one line"),
+    ),
+)
+
+
+# History (SPEC 5a): the trend of the recorded periods, and what changed since the previous one.
+# Statuses are text here: earlier periods may hold statuses this version no longer gives.
+TREND_SCHEMA = FrameSchema(
+    "trend",
+    (
+        _spec("label", TEXT, "the period's label (its month, or the run's date)"),
+        _spec("period", TEXT, "the month it covers (YYYY-MM), if it was limited to one"),
+        _spec("generated_at", TIME, "when its report was generated"),
+        _spec("servers", INT, "servers in scope"),
+        *(
+            _spec(status, INT, f"servers whose status was {status}")
+            for status in COMPLIANCE_STATUSES
+        ),
+        _spec("counted_compliant", INT, "servers counted as compliant (SPEC 9)"),
+        _spec("compliance_pct", FLOAT, "counted compliant, as a percentage of servers in scope"),
+        _spec("change_points", FLOAT, "compliance % change against the row before, in points"),
+    ),
+)
+
+CHANGES_SCHEMA = FrameSchema(
+    "changes",
+    (
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec(
+            "change",
+            TEXT,
+            "newly non-compliant, fixed, status changed, new to the inventory or gone from it",
+        ),
+        _spec("previous_status", TEXT, "its status in the previous recorded period (None: new)"),
+        _spec("status", TEXT, "its status now (None: gone)"),
+        _spec("reason", TEXT, "why it has its status now (or had it then, when gone)"),
+    ),
+)
+
+PERSISTENT_FAILURE_SCHEMA = FrameSchema(
+    "persistent failures",
+    (
+        _spec("account_alias", TEXT, "the account alias"),
+        _spec("server_id", TEXT, "the server ID"),
+        _spec("patch_key", TEXT, "the patch (see the patches frame)"),
+        _spec("title", TEXT, "its title in this period"),
+        _spec("failing_since", TEXT, "the first period of the streak of failed latest attempts"),
+        _spec("periods", INT, "consecutive recorded periods, this one included"),
+        _spec("last_attempt", TIME, "when its latest attempt in this period ran"),
     ),
 )
 

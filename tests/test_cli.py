@@ -62,9 +62,7 @@ def every_format(tmp_path_factory) -> tuple[Fleet, Path, int, str]:
         use_demo_login(patch)
         old = os.umask(0o022)
         try:
-            code, output = run_cli(
-                ["run", str(inventory), "--out", str(folder / "out"), *urls(sim)]
-            )
+            code, output = run_cli(["run", str(inventory), "--out", str(out), *urls(sim)])
         finally:
             os.umask(old)
     return fleet, out, code, output
@@ -76,7 +74,8 @@ def test_run_writes_every_format(every_format):
     written = sorted(p.name for p in out.glob("patch-compliance-*"))
     assert [Path(name).suffix for name in written] == [".csv", ".html", ".pdf", ".xlsx"]
     assert "% compliant" in output and "Wrote:" in output
-    assert (out / "evidence" / "manifest.json").is_file()
+    [label] = (out / "evidence").iterdir()  # the run's date: it has no period
+    assert (label / "manifest.json").is_file() and (label / "run.json").is_file()
     rows = list(csv.DictReader((out / written[0]).open(encoding="utf-8")))
     assert len(rows) == sum(e.patch_count for e in listed_in_full(fleet))
 

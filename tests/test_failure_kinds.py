@@ -10,10 +10,10 @@ import pytest
 
 from reporter.cli import main
 from reporter.fetch import Credentials, FailureKind, PatchingClient, failures, read_archive
-from reporter.pipeline import all_unreachable
 from reporter.problems import FETCH_FAILED, FORBIDDEN, NOT_FOUND, NOT_JSON, Problem
 from reporter.records import Target
 from reporter.simulator import Fleet
+from reporter.sources import all_unreachable
 
 DEMO = Credentials("demo", "demo")
 

@@ -207,7 +207,7 @@ def test_a_manifest_time_beyond_the_calendar_neither_stops_a_rerun_nor_an_archiv
     argv = ["run", str(inventory), "--out", str(out), "--format", "csv"]
     urls = ["--api-url", sim.api_url, "--login-url", sim.login_url]
     assert run([*argv, *urls]) == 0
-    manifest = out / "evidence" / "manifest.json"
+    [manifest] = (out / "evidence").glob("*/manifest.json")
     document = json.loads(manifest.read_bytes())
     for entry, text in zip(document["entries"], OVERFLOWING, strict=False):
         entry["fetched_at"] = text

@@ -71,10 +71,16 @@ def run_args(
     ]
 
 
+def evidence_dir(out: Path) -> Path:
+    """The run's evidence folder: its label's (the run's date, as it has no period)."""
+    [folder] = [path for path in (out / "evidence").iterdir() if path.is_dir()]
+    return folder
+
+
 def evidence_bodies(out: Path) -> dict[Key, Path]:
     """The execution bodies on disk, by (ALIAS, server, execution)."""
     found = {}
-    for path in (out / "evidence").glob("*/*/*.json"):
+    for path in (out / "evidence").glob("*/*/*/*.json"):
         if path.stem != "_summary":
             found[(path.parent.parent.name.upper(), path.parent.name, path.stem)] = path
     return found
@@ -145,7 +151,7 @@ def no_partial_files(out: Path) -> None:
 
 
 def manifest_entries(out: Path) -> dict[str, dict]:
-    document = json.loads((out / "evidence" / "manifest.json").read_bytes())
+    document = json.loads((evidence_dir(out) / "manifest.json").read_bytes())
     return {entry["path"]: entry for entry in document["entries"]}
 
 
@@ -163,7 +169,7 @@ def test_ctrl_c_keeps_evidence_and_a_rerun_resumes(slow_sim, tmp_path, credentia
     assert INTERRUPT_AFTER <= len(kept) < len(keys)
     # The manifest is written on the way out: it lists every body kept, hashes matching.
     for key, path in kept.items():
-        entry = entries[path.relative_to(out / "evidence").as_posix()]
+        entry = entries[path.relative_to(evidence_dir(out)).as_posix()]
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         alias, server, execution = key
         assert (
@@ -189,7 +195,7 @@ def test_sigkill_evidence_is_recovered_and_a_rerun_resumes(slow_sim, tmp_path, c
 
     # Killed between manifest flushes: some bodies on disk may not be listed yet.
     kept = evidence_bodies(out)
-    manifest = out / "evidence" / "manifest.json"
+    manifest = evidence_dir(out) / "manifest.json"
     listed_before = set(manifest_entries(out)) if manifest.is_file() else set()
     assert len(kept) >= INTERRUPT_AFTER
 
@@ -199,11 +205,11 @@ def test_sigkill_evidence_is_recovered_and_a_rerun_resumes(slow_sim, tmp_path, c
     assert not list(out.rglob("*.part"))
     entries = manifest_entries(out)
     for path in evidence_bodies(out).values():
-        relative = path.relative_to(out / "evidence").as_posix()
+        relative = path.relative_to(evidence_dir(out)).as_posix()
         assert entries[relative]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert entries[relative]["url"], f"{relative} has no URL in the manifest"
     unlisted = len(kept) - len(
-        listed_before & {p.relative_to(out / "evidence").as_posix() for p in kept.values()}
+        listed_before & {p.relative_to(evidence_dir(out)).as_posix() for p in kept.values()}
     )
     print(
         f"\nSIGKILL: {len(kept)} of {len(keys)} executions on disk ({unlisted} not yet in the "

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.xdist_group("render_excel")
 
 SHEETS = [
     "Summary",
+    "Trend",
+    "Changes",
+    "Persistent failures",
     "Servers",
     "Executions",
     "Patches",
@@ -168,13 +171,13 @@ def test_failed_rows_are_highlighted(hostile_book) -> None:
 def test_long_tables_continue_on_more_sheets(tmp_path: Path) -> None:
     model = make_model(servers=12, patches_per_server=6)  # 60 patch rows
     book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "r.xlsx", max_rows=26))
-    assert book.sheetnames[3:7] == ["Patches", "Patches (2)", "Patches (3)", "Failed"]
+    assert book.sheetnames[6:10] == ["Patches", "Patches (2)", "Patches (3)", "Failed"]
     ids = []
     for name in ("Patches", "Patches (2)", "Patches (3)"):
         sheet = book[name]
         assert sheet["B1"].value == "Server ID" and sheet.freeze_panes == "A2"
         ids += column(sheet, "Execution ID")
-    assert [len(column(book[n], "Server ID")) for n in book.sheetnames[3:6]] == [25, 25, 10]
+    assert [len(column(book[n], "Server ID")) for n in book.sheetnames[6:9]] == [25, 25, 10]
     assert ids == model.patches["execution_id"].astype(str).tolist()
     assert book["Patches (2)"]["I2"].hyperlink is not None
 

@@ -14,6 +14,7 @@ from reporter.render.templating import environment, templates_dir
 SECTION_ORDER = [
     "title-block",
     "summary",
+    "trend",
     "non-compliant",
     "failed",
     "kb-rollup",

@@ -17,11 +17,12 @@ from reporter.fetch.archive import ArchiveSource, read_archive
 from reporter.fetch.auth import Credentials, LoginInfo, check_url, credentials_from_env
 from reporter.fetch.client import PatchingClient, fetch_executions
 from reporter.fetch.contract import FetchResult, FetchStats, decode_json
-from reporter.fetch.evidence import EvidenceStore
+from reporter.fetch.evidence import MANIFEST, EvidenceStore
 from reporter.fetch.progress import Progress
 from reporter.problems import FailureKind
 
 __all__ = [
+    "MANIFEST",
     "ArchiveSource",
     "Credentials",
     "EvidenceStore",

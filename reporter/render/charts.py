@@ -190,3 +190,60 @@ def stacked_bars(
         )
     height = legend_height + len(rows) * row_height + 6
     return _svg(430, height, label, "".join(parts))
+
+
+def columns(
+    periods: Sequence[tuple[str, Sequence[int], str]],
+    series: Sequence[tuple[str, str]],
+    label: str,
+) -> Markup:
+    """Vertical columns, one per period, split into series (e.g. servers by status), with a
+    figure above each (e.g. its compliance %) and a legend.
+
+    Args:
+        periods: (name under the column, one value per series, text above it), in order.
+        series: (name, colour) per series.
+        label: the accessible name of the chart.
+    """
+    width, legend_height, top, plot_height, bottom = 860, 24, 20, 150, 22
+    parts = []
+    x = 0
+    for name, colour in series:
+        parts.append(
+            f'<rect x="{x}" y="4" width="12" height="12" rx="2" fill="{colour}"/>'
+            f'<text x="{x + 17}" y="14" font-size="11" fill="{INK}">{escape(name)}</text>'
+        )
+        x += 26 + 7 * len(name)
+    base = legend_height + top + plot_height
+    height = base + bottom
+    if not periods:
+        parts.append(f'<text x="0" y="44" font-size="12" fill="{MUTED}">None</text>')
+        return _svg(width, 56, label, "".join(parts))
+    peak = max(sum(values) for _, values, _ in periods) or 1
+    slot = width / max(len(periods), 4)  # a few periods stay columns, not slabs
+    bar = min(44.0, slot * 0.6)
+    parts.append(
+        f'<line x1="0" y1="{base}" x2="{slot * len(periods):.1f}" y2="{base}" '
+        f'stroke="{MUTED}" stroke-width="1"/>'
+    )
+    for index, (name, values, above) in enumerate(periods):
+        left = slot * index + (slot - bar) / 2
+        y = float(base)
+        for value, (series_name, colour) in zip(values, series, strict=True):
+            if not value:
+                continue
+            length = plot_height * value / peak
+            y -= length
+            parts.append(
+                f'<rect x="{left:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{length:.1f}" '
+                f'fill="{colour}"><title>{escape(name)}, {escape(series_name)}: '
+                f"{escape(number(value))}</title></rect>"
+            )
+        middle = left + bar / 2
+        parts.append(
+            f'<text x="{middle:.1f}" y="{y - 5:.1f}" font-size="11" font-weight="bold" '
+            f'text-anchor="middle" fill="{INK}">{escape(above)}</text>'
+            f'<text x="{middle:.1f}" y="{base + 15}" font-size="11" text-anchor="middle" '
+            f'fill="{INK}">{escape(_clip(name, 12))}</text>'
+        )
+    return _svg(width, height, label, "".join(parts))

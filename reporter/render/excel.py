@@ -58,6 +58,7 @@ HEADER_WORDS = {
     "hresult": "HRESULT",
     "rpm": "RPM",
     "s": "(s)",
+    "pct": "%",
 }
 
 
@@ -99,6 +100,9 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
         )
         write_summary(workbook, styles, model)
         tables = [
+            ("Trend", model.trend, None, None),
+            ("Changes", model.changes, "change", "newly non-compliant"),
+            ("Persistent failures", model.persistent_failures, None, None),
             ("Servers", model.servers, "compliance", "Non-compliant"),
             ("Executions", model.executions, "status", "failed"),
             ("Patches", model.patches, "outcome", "failed"),

@@ -97,6 +97,14 @@ def percent(value: Any, digits: int = 1, empty: str = MISSING) -> str:
     return f"{float(value):.{digits}f}%"
 
 
+def points(value: Any, empty: str = MISSING) -> str:
+    """A change in percentage points, signed: ``+2.3``, ``-1.0``, ``0.0``."""
+    if _blank(value):
+        return empty
+    shown = f"{float(value):+.1f}"
+    return "0.0" if shown in ("+0.0", "-0.0") else shown
+
+
 def share(part: Any, whole: Any, digits: int = 1) -> str:
     """``part`` as a percentage of ``whole``; ``0.0%`` when there is no whole."""
     if is_missing(part) or is_missing(whole) or not whole:
@@ -170,6 +178,7 @@ FILTERS = {
     "day": day,
     "number": number,
     "percent": percent,
+    "points": points,
     "share": share,
     "duration": duration,
     "yes_no": yes_no,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
+from reporter.render.history_tables import history_tables
 from reporter.render.templating import render_template
 from reporter.render.view import (
     Column,
@@ -145,6 +146,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             empty="No patch attempts in the figures.",
         ),
         "hresults": hresults_table(model),
+        **history_tables(model),
     }
 
 

@@ -18,6 +18,7 @@ from reporter.errors import RenderError, UsageError
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.csv import frame_to_csv_bytes
+from reporter.render.history_tables import history_tables
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
 from reporter.render.templating import render_template
@@ -181,6 +182,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             "patch-detail", APPENDIX_COLUMNS, records(detail), len(detail), css="appendix"
         ),
         "hresults": hresults_table(model),
+        **history_tables(model),
     }
 
 

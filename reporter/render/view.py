@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pandas as pd
+from markupsafe import Markup
 
 from reporter.codes import RESULT_CODES
 from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
@@ -20,6 +21,7 @@ from reporter.render.filters import number, percent, timestamp
 SECTIONS = [
     ("title-block", "Report"),
     ("summary", "Executive summary"),
+    ("trend", "Trend and changes"),
     ("non-compliant", "Non-compliant servers"),
     ("failed", "Failed patches"),
     ("kb-rollup", "KB roll-up"),
@@ -258,7 +260,24 @@ def chart_set(model: ReportModel) -> dict[str, Any]:
             "Patches failing, by server",
             "patches failing",
         ),
+        "trend": trend_chart(model),
     }
+
+
+def trend_chart(model: ReportModel) -> Markup:
+    """Servers by status per recorded period, with each period's compliance % above."""
+    trend = model.trend
+    statuses = [status for status in STATUS_COLOURS if status in trend.columns]
+    periods = [
+        (
+            str(row["label"]),
+            [0 if pd.isna(row[status]) else int(row[status]) for status in statuses],
+            percent(row["compliance_pct"]),
+        )
+        for row in trend.to_dict("records")
+    ]
+    series = [(status, STATUS_COLOURS[status]) for status in statuses]
+    return charts.columns(periods, series, "Servers by status and compliance %, by period")
 
 
 def _pairs(series: pd.Series) -> list[tuple[str, int]]:

@@ -1,0 +1,225 @@
+"""Where a run's figures come from: the Patching API, or the evidence a run saved.
+
+:func:`fetch_model` logs in and fetches into the label's evidence folder (with its run.json);
+:func:`archive_model` rebuilds a run from a label folder, as ``--from-archive`` and
+``reporter history import`` do. Both apply the same rules and build the same report model.
+"""
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+
+from reporter import __version__
+from reporter.config import RunSettings
+from reporter.errors import ApiUnreachableError, UsageError
+from reporter.fetch import (
+    EvidenceStore,
+    PatchingClient,
+    Progress,
+    check_url,
+    credentials_from_env,
+    decode_json,
+    read_archive,
+)
+from reporter.fileio import output_errors
+from reporter.inventory import Inventory
+from reporter.model import ReportModel
+from reporter.problems import Problem
+from reporter.records import Period, Target
+from reporter.report import build_report
+from reporter.runrecord import (
+    RUN_RECORD,
+    LabelFolder,
+    RunRecord,
+    discard_run_record,
+    label_folder,
+    label_to_resume,
+    save_inventory,
+    saved_inventory,
+    write_run_record,
+)
+
+
+def fetch_model(
+    settings: RunSettings,
+    inventory: Inventory,
+    generated_at: datetime,
+    stage: Callable[[str], AbstractContextManager[None]],
+) -> tuple[ReportModel, tuple[Path, RunRecord]]:
+    """Log in, fetch into the label's evidence folder, and build the model.
+
+    ``stage(name)`` times each step (login, fetch, model). Returns the model, and the label
+    folder with the run.json written there (unfinished).
+    """
+    api_url = check_url(settings.api_url, "API URL")
+    login_url = check_url(settings.login_url, "login URL")
+    credentials = credentials_from_env(settings.env)
+    label = str(settings.period) if settings.period else None
+    label = label or label_to_resume(settings.out) or f"{generated_at:%Y-%m-%d}"
+    folder = label_folder(settings.out, label)
+    evidence = EvidenceStore(folder)
+    client = PatchingClient(
+        api_url,
+        login_url,
+        credentials,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        evidence=evidence,
+        progress=Progress(),
+    )
+    try:
+        with stage("login"):
+            login = client.login()
+        default_alias = settings.account or login.account_alias
+        targets = targets_for(inventory, default_alias)
+        record = RunRecord(
+            label=label,
+            generated_at=generated_at,
+            tool_version=__version__,
+            user_name=login.user,
+            inventory_name=inventory.path.name,
+            inventory_sha256=inventory.sha256,
+            settings={
+                "period": str(settings.period) if settings.period else None,
+                "title": settings.title,
+                "account": default_alias,
+                "api_url": api_url,
+            },
+        )
+        with output_errors(folder / RUN_RECORD):
+            save_inventory(folder, inventory.path, inventory.sha256)
+            write_run_record(folder, record)
+        with stage("fetch"), output_errors(evidence.path):
+            result = client.fetch(targets, settings.period)
+    finally:
+        evidence.close()
+        client.close()
+        if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
+            discard_run_record(folder)
+    if targets and not result.executions and all_unreachable(result.problems):
+        dead = next(problem for problem in result.problems if problem.cause is not None)
+        raise ApiUnreachableError(f"could not fetch any execution from {api_url}: {dead.reason}")
+    with stage("model"):
+        model = build_report(
+            inventory,
+            result.executions,
+            result.problems,
+            period=settings.period,
+            title=settings.title,
+            accounts=sorted({target.account_alias for target in targets}),
+            data_source=api_url,
+            manifest_sha256=file_sha256(evidence.manifest_path),
+            generated_at=generated_at,
+            default_alias=default_alias,
+            label=label,
+        )
+        # The decoded payloads hold more memory than the model built from them: let them go
+        # before the renderers (the PDF above all) need memory.
+        del result
+    return model, (folder, record)
+
+
+def archive_model(
+    archive: LabelFolder,
+    inventory: Inventory,
+    *,
+    period: Period | None,
+    title: str,
+    account: str | None,
+    generated_at: datetime,
+    data_source: str,
+) -> ReportModel:
+    """The model of a run rebuilt from its evidence, with the same rules as over the network.
+
+    Rows without an account alias take ``account``, else the archive's one alias.
+    """
+    default_alias = account or manifest_alias(archive.manifest)
+    targets = targets_for(inventory, default_alias)
+    result = read_archive(archive.path, targets, period)
+    label = archive.label if period is None or archive.label == str(period) else None
+    return build_report(
+        inventory,
+        result.executions,
+        result.problems,
+        period=period,
+        title=title,
+        accounts=sorted({target.account_alias for target in targets}),
+        data_source=data_source,
+        manifest_sha256=file_sha256(archive.manifest),
+        generated_at=generated_at,
+        default_alias=default_alias,
+        label=label,
+    )
+
+
+def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
+    """``settings`` with what the archived run used wherever the user chose nothing."""
+    given = settings.given
+    return dataclasses.replace(
+        settings,
+        period=settings.period if "period" in given else record.period,
+        title=settings.title if "title" in given or not record.title else record.title,
+        account=settings.account if "account" in given or not record.account else record.account,
+    )
+
+
+def inventory_path(settings: RunSettings, archive: LabelFolder | None) -> Path:
+    """The inventory to read: the one given, else the copy the archived run saved.
+
+    Raises:
+        UsageError: none given, and the archive has no run.json (an older archive).
+        ArchiveError: the saved copy is missing or changed.
+    """
+    if settings.inventory is not None:
+        return settings.inventory
+    if archive is None or archive.record is None:
+        where = archive.path if archive is not None else settings.from_archive
+        raise UsageError(
+            f"{where} has no {RUN_RECORD} (an archive from an older reporter): give the "
+            "inventory CSV, and --period if the run had one"
+        )
+    return saved_inventory(archive.path, archive.record)
+
+
+def targets_for(inventory: Inventory, default_alias: str | None) -> list[Target]:
+    """One fetch target per valid inventory row, with the account alias resolved."""
+    targets = []
+    for row in inventory.rows:
+        alias = row.account_alias or default_alias
+        if not alias:
+            raise UsageError(
+                f"{inventory.path.name} line {row.line}: no account alias; add an "
+                "account_alias column or pass --account"
+            )
+        targets.append(Target(alias.upper(), row.server_id, row.execution_id, row.line))
+    return targets
+
+
+def all_unreachable(problems: Sequence[Problem]) -> bool:
+    """Whether every fetch failed the way a dead API fails: no answer at all.
+
+    Decided by each problem's cause, never by its wording.
+    """
+    causes = [problem.cause for problem in problems if problem.cause is not None]
+    return bool(causes) and all(cause.no_answer for cause in causes)
+
+
+def file_sha256(path: Path | None) -> str | None:
+    """SHA-256 of a file's bytes, or None when there is no such file."""
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_alias(manifest: Path) -> str | None:
+    """The account alias an archive was fetched under, when its manifest holds exactly one."""
+    try:
+        entries = decode_json(manifest.read_bytes())["entries"]
+        aliases = {entry.get("account_alias") for entry in entries} - {None}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return aliases.pop() if len(aliases) == 1 else None
