@@ -12,9 +12,6 @@ from reporter.cli import main
 from reporter.fileio import FILE_MODE
 from reporter.simulator import Fleet, SimulatorServer
 
-# Expensive module fixtures: with `-n 2` one worker runs every test here, and builds them once.
-pytestmark = pytest.mark.xdist_group("cli")
-
 FORMATS = ("html", "pdf", "xlsx", "csv")
 
 

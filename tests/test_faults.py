@@ -16,9 +16,8 @@ import pytest
 from reporter.cli import main
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
 
-# The fault matrix: a slow end-to-end suite (rate limits and hangs take real seconds). Its
-# baseline run is a module fixture: with `-n 2` one worker runs every case, and builds it once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
+# The fault matrix: a slow end-to-end suite (rate limits and hangs take real seconds).
+pytestmark = pytest.mark.slow
 
 SERVERS = 80
 EXECUTIONS_PER_SERVER = 4

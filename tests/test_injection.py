@@ -33,9 +33,6 @@ from reporter.render import pdf_engine
 from reporter.render.cells import FORMULA_TRIGGERS
 from reporter.simulator import Fleet, SimulatorServer
 
-# Expensive module fixtures: with `-n 2` one worker runs every test here, and builds them once.
-pytestmark = pytest.mark.xdist_group("injection")
-
 SERVER = "VA1OSDWEB01"
 NUMERIC_CSV_COLUMNS = {"patch_seq", "result_code", "duration_s"}
 SAFE_PATH = re.compile(

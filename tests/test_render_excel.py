@@ -14,9 +14,6 @@ from xlsxwriter.worksheet import Worksheet
 from reporter.render import excel, xlsx_rows
 from reporter.render.excel import render_xlsx
 
-# Expensive module fixtures: with `-n 2` one worker runs every test here, and builds them once.
-pytestmark = pytest.mark.xdist_group("render_excel")
-
 SHEETS = [
     "Summary",
     "Trend",

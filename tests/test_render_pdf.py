@@ -25,9 +25,6 @@ from reporter.render import pdf_appendix, pdf_engine
 from reporter.render.pdf import render_pdf
 from reporter.render.pdf_engine import AssetFetcher, FetchRefusedError, html_to_pdf
 
-# Expensive module fixtures: with `-n 2` one worker runs every test here, and builds them once.
-pytestmark = pytest.mark.xdist_group("render_pdf")
-
 SECTION_TITLES = [
     "Executive summary",
     "Non-compliant servers",
