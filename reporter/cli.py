@@ -13,9 +13,16 @@ from reporter.logs import configure, redact
 log = logging.getLogger("reporter")
 
 RUN_EXAMPLE = """\
-example:
+examples:
   export CLC_USER=jdoe CLC_PASSWORD=...
-  reporter run servers.csv --period 2026-10 --out reports --email-to audit@example.com
+  reporter run --all-servers --period 2026-10 --out reports --email-to audit@example.com
+  reporter run servers.csv --period 2026-10 --group Web
+"""
+INVENTORY_EXAMPLE = """\
+examples:
+  export CLC_USER=jdoe CLC_PASSWORD=...
+  reporter inventory --out servers.csv
+  reporter inventory --out web.csv --data-center VA1,UC1 --group Web
 """
 DEMO_EXAMPLE = """\
 example:
@@ -52,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="fetch the executions in an inventory and write the reports",
-        description="Load INVENTORY, fetch every execution from the Patching API and write "
-        "the patch-compliance reports. Credentials come from CLC_USER/CLC_PASSWORD or "
-        "CLC_BEARER_TOKEN.",
+        description="Load INVENTORY (or, with --all-servers, list the account's active "
+        "servers), fetch every execution from the Patching API, check the inventory against "
+        "the account's server list, and write the patch-compliance reports. Credentials come "
+        "from CLC_USER/CLC_PASSWORD or CLC_BEARER_TOKEN.",
         epilog=RUN_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,9 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
         "inventory",
         metavar="INVENTORY.csv",
         nargs="?",
-        help="inventory CSV of servers (with --from-archive: default the archive's saved copy)",
+        help="inventory CSV of servers (or --all-servers instead; with --from-archive: default "
+        "the archive's saved copy)",
     )
     add_run_options(run)
+
+    inventory = commands.add_parser(
+        "inventory",
+        help="write an inventory CSV of the account's servers from the CLC API",
+        description="List the account's servers with the CLC v2 servers API and write them "
+        "as an inventory CSV (account_alias, server_id, data_center, group, os, os_type, "
+        "status, power_state, description, then one column per custom field) that "
+        "reporter run reads. Credentials come from CLC_USER/CLC_PASSWORD or CLC_BEARER_TOKEN.",
+        epilog=INVENTORY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_inventory_options(inventory)
 
     demo = commands.add_parser(
         "demo",
@@ -118,6 +139,36 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "--api-url", metavar="URL", help="Patching API base URL (env REPORTER_API_URL)"
     )
     run.add_argument("--login-url", metavar="URL", help="Login API URL (env REPORTER_LOGIN_URL)")
+    run.add_argument(
+        "--servers-api-url",
+        metavar="URL",
+        help="CLC v2 servers API base URL (env REPORTER_SERVERS_API_URL; default: beside the "
+        "Login API, https://api.ctl.io/v2)",
+    )
+    run.add_argument(
+        "--all-servers",
+        action="store_true",
+        default=None,
+        help="report every active server of the account (no inventory file)",
+    )
+    run.add_argument(
+        "--no-completeness-check",
+        dest="completeness_check",
+        action="store_false",
+        default=None,
+        help="do not check the inventory against the account's server list",
+    )
+    run.add_argument(
+        "--data-center",
+        metavar="DC,...",
+        help="limit --all-servers and the completeness check to these data centers",
+    )
+    run.add_argument(
+        "--group",
+        metavar="NAME",
+        help="limit --all-servers and the completeness check to this group (a name or "
+        "a path such as Web/Prod)",
+    )
     run.add_argument("--concurrency", type=int, metavar="N", help="parallel requests (default: 8)")
     run.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default: 30)"
@@ -224,6 +275,48 @@ def add_history_command(commands: argparse._SubParsersAction) -> None:
     )
 
 
+def add_inventory_options(inventory: argparse.ArgumentParser) -> None:
+    """Options of ``reporter inventory``; URLs and limits also come from the config file."""
+    inventory.add_argument(
+        "--out", metavar="FILE", help="the CSV to write (default: ./account-servers.csv)"
+    )
+    inventory.add_argument(
+        "--data-center", metavar="DC,...", help="only the servers of these data centers"
+    )
+    inventory.add_argument(
+        "--group", metavar="NAME", help="only the servers of this group (a name or a path)"
+    )
+    inventory.add_argument(
+        "--account", metavar="ALIAS", help="the account alias (default: the login's account)"
+    )
+    inventory.add_argument(
+        "--all-statuses",
+        action="store_true",
+        help="also list servers that are not active (archived, under construction, ...)",
+    )
+    inventory.add_argument(
+        "--login-url", metavar="URL", help="Login API URL (env REPORTER_LOGIN_URL)"
+    )
+    inventory.add_argument(
+        "--servers-api-url",
+        metavar="URL",
+        help="CLC v2 servers API base URL (env REPORTER_SERVERS_API_URL)",
+    )
+    inventory.add_argument(
+        "--concurrency", type=int, metavar="N", help="parallel requests (default: 8)"
+    )
+    inventory.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default: 30)"
+    )
+    inventory.add_argument(
+        "--retries", type=int, metavar="N", help="retries per request (default: 5)"
+    )
+    inventory.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: ./reporter.toml)"
+    )
+    inventory.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+
 def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
     """Options of ``reporter simulate``."""
     simulate.add_argument(
@@ -321,6 +414,11 @@ def dispatch(args: argparse.Namespace, stdout: TextIO) -> int:
         from reporter.backfill import history_command
 
         return history_command(args, stdout)
+    if args.command == "inventory":
+        from reporter.account_run import write_account_inventory
+        from reporter.config import inventory_settings_from_args
+
+        return write_account_inventory(inventory_settings_from_args(args), stdout)
     from reporter.config import settings_from_args
     from reporter.pipeline import run
 

@@ -10,12 +10,16 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reporter.errors import ConfigError, UsageError
 from reporter.records import Period
 
 DEFAULT_API_URL = "https://patching.useast.appfog.ctl.io/rest"
 DEFAULT_LOGIN_URL = "https://api.ctl.io/v2/authentication/login"
+DEFAULT_SERVERS_API_URL = "https://api.ctl.io/v2"
+LOGIN_PATH = "/authentication/login"  # where the Login API sits below the v2 API
+DEFAULT_INVENTORY_FILE = "account-servers.csv"
 FORMATS = ("html", "pdf", "xlsx", "csv")
 HISTORY_FILE = "history.sqlite"  # in the output folder, unless --history names another file
 CONFIG_FILE_NAME = "reporter.toml"
@@ -47,6 +51,12 @@ def _history(value: object) -> str | bool:
     raise TypeError("a path, or false to keep no history")
 
 
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
 def _texts(value: object) -> str | list[str]:
     """Text (comma-separated) or a list of texts."""
     if isinstance(value, str):
@@ -75,6 +85,11 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "pdf_variant": _text,
     "page_size": _text,
     "history": _history,
+    "servers_api_url": _text,
+    "all_servers": _boolean,
+    "completeness_check": _boolean,
+    "data_center": _texts,
+    "group": _text,
 }
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
@@ -83,10 +98,12 @@ SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "us
 class RunSettings:
     """Everything ``reporter run`` needs besides secrets.
 
-    ``inventory`` may be None with ``from_archive`` (the archive's saved copy is used).
+    ``inventory`` may be None with ``from_archive`` (the archive's saved copy is used) and
+    with ``all_servers`` (the account's active servers are the inventory).
     ``history`` is the history file, True for ``{out}/history.sqlite``, False for none.
     ``given`` names the settings the user chose (command line or config file): a re-render
     takes the others from the archive's run.json.
+    ``servers_api_url`` None means beside the Login API (:func:`servers_api_beside`).
     """
 
     inventory: Path | None
@@ -111,6 +128,11 @@ class RunSettings:
     history: Path | bool = True
     given: frozenset[str] = frozenset()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    servers_api_url: str | None = None
+    all_servers: bool = False
+    completeness_check: bool = True
+    data_centers: tuple[str, ...] = ()
+    group: str | None = None
 
     @property
     def history_file(self) -> Path | None:
@@ -118,6 +140,38 @@ class RunSettings:
         if self.history is True:
             return self.out / HISTORY_FILE
         return self.history or None
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """Everything ``reporter inventory`` needs besides secrets."""
+
+    out: Path = Path(DEFAULT_INVENTORY_FILE)
+    account: str | None = None
+    login_url: str = DEFAULT_LOGIN_URL
+    servers_api_url: str = DEFAULT_SERVERS_API_URL
+    data_centers: tuple[str, ...] = ()
+    group: str | None = None
+    all_statuses: bool = False
+    concurrency: int = 8
+    timeout: float = 30.0
+    retries: int = 5
+    debug: bool = False
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def servers_api_beside(login_url: str) -> str:
+    """The servers API base URL that goes with a Login API URL (SPEC 1a: the same v2 API).
+
+    >>> servers_api_beside("https://api.ctl.io/v2/authentication/login")
+    'https://api.ctl.io/v2'
+    >>> servers_api_beside("https://login.example.com/token")
+    'https://api.ctl.io/v2'
+    """
+    url = login_url.strip().rstrip("/")
+    if url.lower().endswith(LOGIN_PATH):
+        return url[: -len(LOGIN_PATH)]
+    return DEFAULT_SERVERS_API_URL
 
 
 def settings_from_args(
@@ -143,15 +197,7 @@ def settings_from_args(
     if bad := [name for name in attach if name not in ("xlsx", "csv")]:
         raise UsageError(f"--email-attach takes xlsx and csv, not {', '.join(bad)}")
     period_text = pick("period")
-    concurrency = int(pick("concurrency", 8))
-    if not 1 <= concurrency <= 256:
-        raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
-    timeout = float(pick("timeout", 30.0))
-    if not 0 < timeout <= 3600:
-        raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
-    retries = int(pick("retries", 5))
-    if not 0 <= retries <= 20:
-        raise UsageError(f"--retries must be between 0 and 20, not {retries}")
+    concurrency, timeout, retries = request_limits(pick)
     pdf_detail = pick("pdf_detail", "none")
     if pdf_detail not in ("none", "all"):
         raise UsageError(f"pdf_detail must be none or all, not {pdf_detail!r}")
@@ -162,17 +208,28 @@ def settings_from_args(
     if page_size.lower() not in ("a4", "letter"):
         raise UsageError(f"page size must be A4 or Letter, not {page_size!r}")
     archive = getattr(args, "from_archive", None)
-    if not args.inventory and not archive:
-        raise UsageError("give the inventory CSV (or --from-archive DIR)")
-    given = {name for name in ("period", "title", "account") if pick(name) is not None}
+    inventory = getattr(args, "inventory", None)
+    all_servers = getattr(args, "all_servers", None)
+    if all_servers is None:
+        all_servers = bool(config.get("all_servers", False)) and inventory is None
+    if all_servers and inventory is not None:
+        raise UsageError("give an inventory file or --all-servers, not both")
+    if not all_servers and not inventory and not archive:
+        raise UsageError(
+            "give the inventory CSV, or --all-servers to report every active server of the "
+            "account (or --from-archive DIR)"
+        )
+    chosen = ("period", "title", "account", "data_center", "group")
+    given = {name for name in chosen if pick(name) is not None}
+    login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
     return RunSettings(
-        inventory=Path(args.inventory) if args.inventory else None,
+        inventory=Path(inventory) if inventory else None,
         out=Path(pick("out", "reports")),
         formats=tuple(formats),
         period=Period.parse(period_text) if period_text else None,
         account=pick("account"),
         api_url=pick("api_url") or env.get("REPORTER_API_URL") or DEFAULT_API_URL,
-        login_url=pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL,
+        login_url=login_url,
         concurrency=concurrency,
         timeout=timeout,
         retries=retries,
@@ -188,6 +245,13 @@ def settings_from_args(
         history=history_setting(args, config),
         given=frozenset(given),
         env=env,
+        servers_api_url=pick("servers_api_url")
+        or env.get("REPORTER_SERVERS_API_URL")
+        or servers_api_beside(login_url),
+        all_servers=all_servers,
+        completeness_check=pick("completeness_check", True),
+        data_centers=tuple(split_list(pick("data_center", ""), "data_center")),
+        group=pick("group"),
     )
 
 
@@ -218,6 +282,56 @@ def history_file_for_listing(args: argparse.Namespace, cwd: Path | None = None) 
     if chosen is True:
         return Path(str(config.get("out", "reports"))) / HISTORY_FILE
     return Path(chosen)
+
+
+def inventory_settings_from_args(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> InventorySettings:
+    """Merge ``reporter inventory`` options, the config file and the environment into settings.
+
+    The config file's URLs, account, concurrency, timeout and retries apply here too.
+    """
+    env = dict(os.environ if env is None else env)
+    config = load_config(args.config, cwd or Path.cwd())
+
+    def pick(name: str, default=None):
+        value = getattr(args, name, None)
+        if value is not None:
+            return value
+        return config.get(name, default)
+
+    concurrency, timeout, retries = request_limits(pick)
+    login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
+    return InventorySettings(
+        out=Path(args.out or DEFAULT_INVENTORY_FILE),
+        account=pick("account"),
+        login_url=login_url,
+        servers_api_url=pick("servers_api_url")
+        or env.get("REPORTER_SERVERS_API_URL")
+        or servers_api_beside(login_url),
+        data_centers=tuple(split_list(pick("data_center", ""), "data_center")),
+        group=pick("group"),
+        all_statuses=bool(args.all_statuses),
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        debug=bool(args.debug),
+        env=env,
+    )
+
+
+def request_limits(pick: Callable[..., Any]) -> tuple[int, float, int]:
+    """``--concurrency``, ``--timeout`` and ``--retries``, checked (UsageError if out of range)."""
+    concurrency = int(pick("concurrency", 8))
+    if not 1 <= concurrency <= 256:
+        raise UsageError(f"--concurrency must be between 1 and 256, not {concurrency}")
+    timeout = float(pick("timeout", 30.0))
+    if not 0 < timeout <= 3600:
+        raise UsageError(f"--timeout must be between 0 and 3600 seconds, not {timeout:g}")
+    retries = int(pick("retries", 5))
+    if not 0 <= retries <= 20:
+        raise UsageError(f"--retries must be between 0 and 20, not {retries}")
+    return concurrency, timeout, retries
 
 
 def load_config(explicit: str | None, cwd: Path) -> dict:

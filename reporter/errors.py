@@ -43,6 +43,10 @@ class ApiUnreachableError(ReporterError):
     """The API or login URL cannot be reached at all."""
 
 
+class AccountListError(ReporterError):
+    """The servers API cannot give the account's server list (403, 404, no answer, ...)."""
+
+
 class InsecureUrlError(ReporterError):
     """A URL would send credentials over plain HTTP to a host that is not loopback."""
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from reporter.schema import (
     CHANGES_SCHEMA,
+    COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
     EXECUTION_SCHEMA,
@@ -35,6 +36,7 @@ from reporter.schema import (
 )
 
 __all__ = [
+    "COMPLETENESS_COLUMNS",
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
     "EXECUTION_COLUMNS",
@@ -49,6 +51,8 @@ __all__ = [
     "PATCH_EXTRA_COLUMNS",
     "PROBLEM_COLUMNS",
     "SERVER_COLUMNS",
+    "AccountCoverage",
+    "Coverage",
     "HistorySummary",
     "Kpis",
     "ReportMeta",
@@ -66,6 +70,7 @@ KB_ROLLUP_COLUMNS = KB_ROLLUP_SCHEMA.names
 FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
 HRESULT_COLUMNS = HRESULT_SCHEMA.names
 PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
+COMPLETENESS_COLUMNS = COMPLETENESS_SCHEMA.names
 
 # ReportModel's frames and their schemas.
 FRAME_SCHEMAS: dict[str, FrameSchema] = {
@@ -80,6 +85,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "trend": TREND_SCHEMA,
     "changes": CHANGES_SCHEMA,
     "persistent_failures": PERSISTENT_FAILURE_SCHEMA,
+    "completeness": COMPLETENESS_SCHEMA,
 }
 
 
@@ -104,6 +110,85 @@ class Kpis:
     def compliant_pct(self) -> float:
         """Compliant servers as a percentage of all servers in the inventory (0 when none)."""
         return 100.0 * self.compliant / self.servers if self.servers else 0.0
+
+
+@dataclass(frozen=True)
+class AccountCoverage:
+    """How many of one account's active servers (in the check's scope) the inventory lists."""
+
+    account_alias: str
+    active: int  # active servers of the account in scope
+    listed: int  # of those, the ones the inventory lists
+    not_in_account: int  # inventory servers the account does not have, or has archived
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def sentence(self) -> str:
+        """``The inventory covers 57 of 60 active servers of account OSD (3 not listed)``."""
+        text = (
+            f"The inventory covers {self.listed:,} of {self.active:,} active servers of "
+            f"account {self.account_alias} ({self.not_listed:,} not listed)"
+        )
+        if self.not_in_account:
+            noun = "server it lists is" if self.not_in_account == 1 else "servers it lists are"
+            text += f"; {self.not_in_account:,} {noun} not in the account"
+        return text
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The completeness check (SPEC 2a): whether it was performed, on what, and its figures.
+
+    ``accounts`` holds the accounts checked; ``skipped`` the accounts that could not be, each
+    with the reason (a login that may not read the servers API, say). The check was
+    performed when at least one account was checked.
+    """
+
+    reason: str = ""  # why it was not performed at all ("" when it was)
+    scope: str = "the whole account"
+    accounts: tuple[AccountCoverage, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (account alias, reason)
+
+    @property
+    def performed(self) -> bool:
+        """Whether at least one account was checked."""
+        return bool(self.accounts)
+
+    @property
+    def active(self) -> int:
+        """Active servers in scope, over the accounts checked."""
+        return sum(account.active for account in self.accounts)
+
+    @property
+    def listed(self) -> int:
+        """Of those, the ones the inventory lists."""
+        return sum(account.listed for account in self.accounts)
+
+    @property
+    def not_listed(self) -> int:
+        """Active servers in scope that the inventory does not list."""
+        return self.active - self.listed
+
+    @property
+    def listed_pct(self) -> float:
+        """Listed servers as a percentage of the active servers in scope (100 when none)."""
+        return 100.0 * self.listed / self.active if self.active else 100.0
+
+    @property
+    def lines(self) -> list[str]:
+        """What the executive summary says of it, one sentence per account."""
+        if not self.performed:
+            return [f"Inventory completeness: not performed: {self.reason}"]
+        lines = [account.sentence + "." for account in self.accounts]
+        lines += [
+            f"Inventory completeness of account {alias}: not performed: {why}"
+            for alias, why in self.skipped
+        ]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -183,6 +268,9 @@ class ReportModel:
         default_factory=lambda: empty_frame(PERSISTENT_FAILURE_SCHEMA)
     )
     # (server, patch) whose latest attempt failed in this and the previous period(s)
+    completeness: pd.DataFrame = field(default_factory=lambda: empty_frame(COMPLETENESS_SCHEMA))
+    # servers missing from the inventory or from the account (SPEC 2a)
+    coverage: Coverage = field(default_factory=lambda: Coverage("the check was not run"))
 
 
 def validate_model(model: ReportModel) -> None:

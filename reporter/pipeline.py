@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reporter.account import Scope
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -82,12 +83,15 @@ def run_in(
         if archive.record is not None:
             settings = with_recorded_settings(settings, archive.record)
     with timings.stage("inventory"):
-        inventory = load_inventory(inventory_path(settings, archive))
+        # With --all-servers (and no archive) the account's server list is the inventory.
+        listed = settings.inventory is not None or archive is not None
+        inventory = load_inventory(inventory_path(settings, archive)) if listed else None
     store = open_history(settings)  # checked before anything is fetched, like the inputs
     try:
         generated_at = clock()
         run_record: tuple[Path, RunRecord] | None = None
         if archive is not None:
+            assert inventory is not None  # an archive always has one (given, or saved)
             with timings.stage("archive"):
                 model = archive_model(
                     archive,
@@ -97,6 +101,8 @@ def run_in(
                     account=settings.account,
                     generated_at=generated_at,
                     data_source=f"evidence archive {settings.from_archive}",
+                    completeness_check=settings.completeness_check,
+                    scope=Scope.of(settings.data_centers, settings.group),
                 )
             manifest_path = archive.manifest
         else:
@@ -219,6 +225,8 @@ def print_summary(model: ReportModel, written: dict[str, Path], stdout: TextIO) 
         f"({kpis.succeeded:,} succeeded, {kpis.warnings:,} with warnings, {kpis.failed:,} failed)",
         file=stdout,
     )
+    for line in model.coverage.lines:
+        print(f"  {line}", file=stdout)
     history = model.history
     if history.compared:
         print(

@@ -38,7 +38,7 @@ from reporter.frames import (
 )
 from reporter.gcpause import collector_paused
 from reporter.inventory import Inventory
-from reporter.model import ReportMeta, ReportModel
+from reporter.model import Coverage, ReportMeta, ReportModel
 from reporter.notes import Notes
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
@@ -59,6 +59,8 @@ def build_report(
     generated_at: datetime,
     default_alias: str | None,
     label: str | None = None,
+    input_name: str | None = None,
+    completeness: tuple[pd.DataFrame, Coverage] | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
@@ -67,6 +69,10 @@ def build_report(
     ``problems``. Inventory rows without an alias were fetched under ``default_alias``.
     ``label`` names the report (default: the period, else the date of ``generated_at``).
     Never raises on what the API sent.
+
+    ``input_name`` names the input when it is not the inventory file's name (the account's
+    server list, say); ``completeness`` is the completeness check's findings and coverage
+    (:mod:`reporter.completeness`), carried into the model as they are.
     """
     with collector_paused():
         batch, read_notes = read_payloads(distinct_executions(fetched))
@@ -110,13 +116,13 @@ def build_report(
             generated_at=generated_at,
             tool_version=__version__,
             data_source=data_source,
-            input_name=inventory.path.name,
+            input_name=input_name or inventory.path.name,
             input_sha256=inventory.sha256,
             manifest_sha256=manifest_sha256,
             span_start=start.min().to_pydatetime() if len(start) else None,
             span_end=start.max().to_pydatetime() if len(start) else None,
         )
-        return ReportModel(
+        model = ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
             servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
@@ -134,6 +140,9 @@ def build_report(
             failure_summary=failure_summary(failed),
             hresults=hresults_seen(patches),
         )
+        if completeness is not None:
+            model.completeness, model.coverage = completeness
+        return model
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:

@@ -229,6 +229,24 @@ HRESULT_SCHEMA = FrameSchema(
     ),
 )
 
+# What the completeness check (SPEC 2a) found about a server: the categories of "finding".
+NOT_IN_INVENTORY = "not in the inventory"
+NOT_IN_ACCOUNT = "not in the account"
+FINDINGS = [NOT_IN_INVENTORY, NOT_IN_ACCOUNT]
+
+COMPLETENESS_SCHEMA = FrameSchema(
+    "completeness",
+    (
+        _ALIAS,
+        _spec("server_id", CATEGORY, "the server ID, upper case as the servers API writes it"),
+        _spec("finding", CATEGORY, "what is missing where", FINDINGS),
+        _spec("data_center", STRING, "the data center the account has it in (NA: none)"),
+        _spec("group", STRING, "its group path, e.g. 'VA1 Hardware/Web/Prod' (NA: none)"),
+        _spec("reason", STRING, "what the listings say of it: active, archived, no such server"),
+        _spec("line", INT, "the inventory line that lists it (NA: not listed)"),
+    ),
+)
+
 PROBLEM_SCHEMA = FrameSchema(
     "problems",
     (

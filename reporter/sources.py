@@ -2,7 +2,8 @@
 
 :func:`fetch_model` logs in and fetches into the label's evidence folder (with its run.json);
 :func:`archive_model` rebuilds a run from a label folder, as ``--from-archive`` and
-``reporter history import`` do. Both apply the same rules and build the same report model.
+``reporter history import`` do. Both apply the same rules and build the same report model,
+the completeness check (SPEC 2a) included: over the servers API, or from its saved answers.
 """
 
 import dataclasses
@@ -13,7 +14,17 @@ from datetime import datetime
 from pathlib import Path
 
 from reporter import __version__
-from reporter.config import RunSettings
+from reporter.account import AccountListing, Scope
+from reporter.account_run import (
+    ACCOUNT_INPUT_NAME,
+    ALL_SERVERS,
+    TURNED_OFF,
+    archived_completeness,
+    completeness,
+    inventory_from_account,
+)
+from reporter.completeness import not_performed
+from reporter.config import RunSettings, servers_api_beside
 from reporter.errors import ApiUnreachableError, UsageError
 from reporter.fetch import (
     EvidenceStore,
@@ -45,17 +56,23 @@ from reporter.runrecord import (
 
 def fetch_model(
     settings: RunSettings,
-    inventory: Inventory,
+    inventory: Inventory | None,
     generated_at: datetime,
     stage: Callable[[str], AbstractContextManager[None]],
 ) -> tuple[ReportModel, tuple[Path, RunRecord]]:
-    """Log in, fetch into the label's evidence folder, and build the model.
+    """Log in, fetch into the label's evidence folder, check completeness, build the model.
 
-    ``stage(name)`` times each step (login, fetch, model). Returns the model, and the label
-    folder with the run.json written there (unfinished).
+    Without an ``inventory`` (``--all-servers``), the account's active servers are listed
+    first and become it. ``stage(name)`` times each step (login, servers, fetch, completeness,
+    model). Returns the model, and the label folder with the run.json written there
+    (unfinished).
     """
     api_url = check_url(settings.api_url, "API URL")
     login_url = check_url(settings.login_url, "login URL")
+    servers_api_url = settings.servers_api_url or servers_api_beside(settings.login_url)
+    uses_servers_api = inventory is None or settings.completeness_check
+    if uses_servers_api:  # checked before the login, like the other URLs
+        servers_api_url = check_url(servers_api_url, "servers API URL")
     credentials = credentials_from_env(settings.env)
     label = str(settings.period) if settings.period else None
     label = label or label_to_resume(settings.out) or f"{generated_at:%Y-%m-%d}"
@@ -71,10 +88,24 @@ def fetch_model(
         evidence=evidence,
         progress=Progress(),
     )
+    scope = Scope.of(settings.data_centers, settings.group)
+    from_account = inventory is None
+    record_problems: list[Problem] = []
+    listings: dict[str, AccountListing] = {}
     try:
         with stage("login"):
             login = client.login()
         default_alias = settings.account or login.account_alias
+        servers_api = client.servers_api(servers_api_url) if uses_servers_api else None
+        if inventory is None:
+            with stage("servers"), output_errors(folder):
+                assert servers_api is not None  # --all-servers always uses it
+                if not default_alias:
+                    raise UsageError("the login does not say which account: pass --account")
+                inventory, listing, record_problems = inventory_from_account(
+                    servers_api, default_alias, scope, folder
+                )
+                listings[listing.account_alias] = listing
         targets = targets_for(inventory, default_alias)
         record = RunRecord(
             label=label,
@@ -88,26 +119,40 @@ def fetch_model(
                 "title": settings.title,
                 "account": default_alias,
                 "api_url": api_url,
+                ALL_SERVERS: from_account,
+                "data_centers": sorted(scope.data_centers),
+                "group": scope.group,
             },
         )
         with output_errors(folder / RUN_RECORD):
-            save_inventory(folder, inventory.path, inventory.sha256)
+            if not from_account:  # the account's list is in the folder already
+                save_inventory(folder, inventory.path, inventory.sha256)
             write_run_record(folder, record)
         with stage("fetch"), output_errors(evidence.path):
             result = client.fetch(targets, settings.period)
+        if targets and not result.executions and all_unreachable(result.problems):
+            dead = next(problem for problem in result.problems if problem.cause is not None)
+            raise ApiUnreachableError(
+                f"could not fetch any execution from {api_url}: {dead.reason}"
+            )
+        with stage("completeness"), output_errors(evidence.path):
+            if servers_api is not None and settings.completeness_check:
+                aliases = {target.account_alias for target in targets} | set(listings)
+                findings, coverage = completeness(
+                    servers_api, inventory, default_alias, aliases, scope, listings
+                )
+            else:
+                findings, coverage = not_performed(TURNED_OFF, scope)
     finally:
         evidence.close()
         client.close()
         if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
             discard_run_record(folder)
-    if targets and not result.executions and all_unreachable(result.problems):
-        dead = next(problem for problem in result.problems if problem.cause is not None)
-        raise ApiUnreachableError(f"could not fetch any execution from {api_url}: {dead.reason}")
     with stage("model"):
         model = build_report(
             inventory,
             result.executions,
-            result.problems,
+            [*record_problems, *result.problems],
             period=settings.period,
             title=settings.title,
             accounts=sorted({target.account_alias for target in targets}),
@@ -116,6 +161,8 @@ def fetch_model(
             generated_at=generated_at,
             default_alias=default_alias,
             label=label,
+            input_name=ACCOUNT_INPUT_NAME if from_account else None,
+            completeness=(findings, coverage),
         )
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
@@ -132,15 +179,26 @@ def archive_model(
     account: str | None,
     generated_at: datetime,
     data_source: str,
+    completeness_check: bool = True,
+    scope: Scope | None = None,
 ) -> ReportModel:
     """The model of a run rebuilt from its evidence, with the same rules as over the network.
 
-    Rows without an account alias take ``account``, else the archive's one alias.
+    Rows without an account alias take ``account``, else the archive's one alias. The
+    completeness check is read from the servers API's saved answers (``scope``: as the run
+    recorded it, unless given).
     """
     default_alias = account or manifest_alias(archive.manifest)
     targets = targets_for(inventory, default_alias)
     result = read_archive(archive.path, targets, period)
     label = archive.label if period is None or archive.label == str(period) else None
+    scope = scope if scope is not None else recorded_scope(archive.record)
+    if completeness_check:
+        aliases = {target.account_alias for target in targets}
+        checked = archived_completeness(archive.path, inventory, default_alias, aliases, scope)
+    else:
+        checked = not_performed(TURNED_OFF, scope)
+    from_account = archive.record is not None and archive.record.settings.get(ALL_SERVERS) is True
     return build_report(
         inventory,
         result.executions,
@@ -153,17 +211,36 @@ def archive_model(
         generated_at=generated_at,
         default_alias=default_alias,
         label=label,
+        input_name=ACCOUNT_INPUT_NAME if from_account else None,
+        completeness=checked,
     )
+
+
+def recorded_scope(record: RunRecord | None) -> Scope:
+    """The completeness check's scope a run recorded in its run.json (the whole account if
+    none, or if what it holds is not a scope)."""
+    if record is None:
+        return Scope()
+    data_centers = record.settings.get("data_centers") or []
+    group = record.settings.get("group")
+    if not isinstance(data_centers, list) or not all(isinstance(d, str) for d in data_centers):
+        data_centers = []
+    return Scope.of(data_centers, group if isinstance(group, str) else None)
 
 
 def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
     """``settings`` with what the archived run used wherever the user chose nothing."""
     given = settings.given
+    scope = recorded_scope(record)
     return dataclasses.replace(
         settings,
         period=settings.period if "period" in given else record.period,
         title=settings.title if "title" in given or not record.title else record.title,
         account=settings.account if "account" in given or not record.account else record.account,
+        data_centers=settings.data_centers
+        if "data_center" in given
+        else tuple(sorted(scope.data_centers)),
+        group=settings.group if "group" in given else scope.group,
     )
 
 

@@ -8,8 +8,9 @@ import pandas as pd
 
 from reporter import __version__
 from reporter.compliance import failure_summary, hresults_seen
-from reporter.model import Kpis, ReportMeta, ReportModel
+from reporter.model import AccountCoverage, Coverage, Kpis, ReportMeta, ReportModel
 from reporter.schema import (
+    COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
     COMPLIANT,
     EXECUTION_SCHEMA,
@@ -233,6 +234,31 @@ def make_model(
         ],
         PROBLEM_SCHEMA,
     )
+    group = HOSTILE[0] if hostile else "VA1 Hardware/Web/Prod"
+    completeness = typed(
+        [
+            {
+                "account_alias": "OSD",
+                "server_id": "VA1OSDWEB90",
+                "finding": "not in the inventory",
+                "data_center": "VA1",
+                "group": group,
+                "reason": "active",
+                "line": None,
+            },
+            {
+                "account_alias": "OSD",
+                "server_id": "VA1OSDWEB91",
+                "finding": "not in the account",
+                "data_center": "VA1",
+                "group": "VA1 Hardware/Archive",
+                "reason": "archived",
+                "line": 3,
+            },
+        ],
+        COMPLETENESS_SCHEMA,
+    )
+    coverage = Coverage(accounts=(AccountCoverage("OSD", servers + 1, servers, 1),))
     by_status = servers_frame["compliance"].value_counts()
     outcomes = patches["outcome"].value_counts()
     kpis = Kpis(
@@ -293,6 +319,8 @@ def make_model(
         .sort_values(ascending=False)
         .head(10)
         .astype("Int64"),
+        completeness=completeness,
+        coverage=coverage,
     )
 
 

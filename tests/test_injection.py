@@ -37,6 +37,8 @@ SERVER = "VA1OSDWEB01"
 NUMERIC_CSV_COLUMNS = {"patch_seq", "result_code", "duration_s"}
 SAFE_PATH = re.compile(
     r"/v2/authentication/login|/rest/servers/[A-Za-z0-9]+/server/[A-Za-z0-9-]+/patch(/[A-Za-z0-9-]+)?"
+    r"|/v2/datacenters/[A-Za-z0-9]+(/[A-Za-z0-9]+\?groupLinks=true)?"
+    r"|/v2/(groups|servers)/[A-Za-z0-9]+/[A-Za-z0-9-]+"
 )
 HOSTILE_IDS = [
     ("../x", ""),

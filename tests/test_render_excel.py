@@ -24,6 +24,7 @@ SHEETS = [
     "Patches",
     "Failed",
     "KB Rollup",
+    "Completeness",
     "Problems",
     "Definitions",
 ]

@@ -20,6 +20,7 @@ SECTION_ORDER = [
     "kb-rollup",
     "servers",
     "executions",
+    "completeness",
     "problems",
     "patch-detail",
     "methodology",

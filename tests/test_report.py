@@ -10,7 +10,9 @@ import pytest
 from factories import make_model
 
 from reporter import __version__, sources
+from reporter.account import AccountListing, ListedServer, Scope
 from reporter.cli import main
+from reporter.completeness import check_completeness
 from reporter.inventory import Inventory, InventoryRow, load_inventory
 from reporter.model import FRAME_SCHEMAS, validate_model
 from reporter.problems import BAD_PAYLOAD, FETCH_FAILED, NOT_FOUND, Problem
@@ -75,6 +77,20 @@ def fleet_report(tmp_path_factory):
     path = fleet.write_inventory(tmp_path_factory.mktemp("inventory") / "inventory.csv")
     inventory = load_inventory(path)
     fetched, problems = fetch_like_the_client(fleet, inventory)
+    listing = AccountListing(
+        "OSD",
+        tuple(sorted(fleet.directory.roots)),
+        tuple(
+            ListedServer(
+                "OSD",
+                server.server_id,
+                server.datacenter,
+                fleet.directory.group_path(server.server_id),
+                fleet.directory.group_of[server.server_id].kind,
+            )
+            for server in [*fleet.active_servers, *fleet.archived_servers]
+        ),
+    )
     model = build_report(
         inventory,
         fetched,
@@ -86,6 +102,7 @@ def fleet_report(tmp_path_factory):
         manifest_sha256="f" * 64,
         generated_at=NOW,
         default_alias="OSD",
+        completeness=check_completeness(inventory, "OSD", {"OSD": listing}, Scope()),
     )
     return fleet, inventory, fetched, model
 
@@ -107,6 +124,7 @@ def test_the_model_follows_its_schema(fleet_report):
         "trend",
         "changes",
         "persistent_failures",
+        "completeness",
     }
     history = {"trend", "changes", "persistent_failures"}  # filled in from the history store
     assert all(len(getattr(model, name)) for name in set(FRAME_SCHEMAS) - history)

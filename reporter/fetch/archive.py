@@ -75,7 +75,12 @@ class ArchiveSource:
         """No requests are made: 0."""
         return 0
 
-    def _read(self, relative: str, reused: bool) -> Body | Failure:
+    def saved(self, relative: str) -> Body | Failure:
+        """The JSON body saved at ``relative`` (any kind of answer), or why there is none."""
+        return self._read(relative, reused=True)
+
+    def saved_bytes(self, relative: str) -> bytes | Failure:
+        """The bytes saved at ``relative``, checked against the manifest, or why there are none."""
         entry = self._index.get(relative)
         if entry is None:
             return Failure(FailureKind.MISSING_EVIDENCE, "not in the archive")
@@ -86,10 +91,17 @@ class ArchiveSource:
             return Failure(FailureKind.MISSING_EVIDENCE, reason)
         if sha256_hex(data) != entry.get("sha256"):
             return Failure(FailureKind.CHANGED_EVIDENCE, CHANGED)
+        return data
+
+    def _read(self, relative: str, reused: bool) -> Body | Failure:
+        data = self.saved_bytes(relative)
+        if isinstance(data, Failure):
+            return data
         try:
             payload = decode_json(data)
         except ValueError:
             return Failure(FailureKind.NOT_JSON, "the evidence file is not JSON")
+        entry = self._index[relative]
         fetched_at = parse_time(entry.get("fetched_at")) or datetime.fromtimestamp(0, UTC)
         return Body(payload, str(entry.get("url") or ""), fetched_at, reused=reused)
 

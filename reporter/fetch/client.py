@@ -10,14 +10,13 @@ Every target ends as fetched execution(s) or exactly one problem; only an authen
 failure (the API refuses a fresh token) or Ctrl-C stops the whole fetch.
 """
 
-import concurrent.futures
 import contextlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reporter.errors import ApiUnreachableError, AuthenticationError
 from reporter.fetch.auth import Credentials, LoginInfo, TokenKeeper, check_url
@@ -38,13 +37,15 @@ from reporter.fetch.network import NetworkSource
 from reporter.fetch.progress import Progress
 from reporter.fetch.state import FetchState, Stopped
 from reporter.fetch.transport import RETRY_STATUSES, Transport, api_message, build_session
+from reporter.fetch.workers import in_parallel
 from reporter.logs import register_secret
 from reporter.problems import FailureKind, Problem
 from reporter.records import FetchedExecution, Period, Target
 
-log = logging.getLogger("reporter.client")
+if TYPE_CHECKING:
+    from reporter.fetch.servers import NetworkServers
 
-STOP_GRACE = 2.0  # seconds Ctrl-C waits for requests already on the wire
+log = logging.getLogger("reporter.client")
 
 
 class Source(Protocol):
@@ -98,7 +99,7 @@ def fetch_executions(
 
     finished: Generator[tuple[int, Outcome], None, None]
     if source.workers > 0:
-        finished = _in_parallel(outcome_of, to_fetch, source.workers, state)
+        finished = in_parallel(outcome_of, to_fetch, source.workers, state)
     else:
         finished = ((index, outcome_of(index)) for index in to_fetch)
     try:
@@ -114,28 +115,6 @@ def fetch_executions(
     result = collect(outcomes, state.stats(source.final_concurrency()))
     log.debug("fetch stats: %s", result.stats)
     return result
-
-
-def _in_parallel(
-    outcome_of: Callable[[int], Outcome], indexes: list[int], workers: int, state: FetchState
-) -> Generator[tuple[int, Outcome], None, None]:
-    """(index, outcome) as each target finishes, from a pool of ``workers`` threads."""
-    executor = concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="reporter-fetch"
-    )
-    futures = {executor.submit(outcome_of, index): index for index in indexes}
-    try:
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
-    except BaseException:
-        # Ctrl-C, a fatal login failure, or the caller giving up: stop the workers between
-        # attempts, drop the queue, give requests on the wire a moment, keep what was saved.
-        state.stop.set()
-        executor.shutdown(wait=False, cancel_futures=True)
-        running = [future for future in futures if not future.cancelled()]
-        concurrent.futures.wait(running, timeout=STOP_GRACE)
-        raise
-    executor.shutdown()
 
 
 def _target_outcome(
@@ -258,6 +237,17 @@ class PatchingClient:
         finally:
             if self.evidence is not None:
                 self.evidence.flush()
+
+    def servers_api(self, servers_api_url: str) -> "NetworkServers":
+        """The servers API (SPEC 1a) through this client's login, transport and evidence.
+
+        Raises:
+            UsageError, InsecureUrlError: the URL is not one to send the token to.
+        """
+        from reporter.fetch.servers import NetworkServers
+
+        url = check_url(servers_api_url, "servers API URL")
+        return NetworkServers(url, self.transport, self.evidence, self.concurrency)
 
     def _new_token(self, stop: threading.Event) -> str:
         token, _ = self._post_login(stop)

@@ -1,7 +1,8 @@
 """The Excel workbook: every table of the report as typed, filterable sheets (SPEC 5).
 
-Sheets, in order: Summary, Servers, Executions, Patches, Failed, KB Rollup, Problems,
-Definitions. A table longer than a sheet holds continues on "Patches (2)", "Patches (3)", ...
+Sheets, in order: Summary, Servers, Executions, Patches, Failed, KB Rollup, Completeness,
+Problems, Definitions. A table longer than a sheet holds continues on "Patches (2)",
+"Patches (3)", ...
 
 Cells are typed: times are Excel date-times (UTC, said in the header), numbers are numbers,
 booleans are booleans, unknown values are blank. Every text cell that a spreadsheet would read
@@ -108,6 +109,7 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
             ("Patches", model.patches, "outcome", "failed"),
             ("Failed", model.failed, None, None),
             ("KB Rollup", model.kb_rollup, None, None),
+            ("Completeness", model.completeness, None, None),
             ("Problems", model.problems, None, None),
         ]
         attributes = set(model.attribute_columns)
@@ -267,7 +269,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
     sheet.set_column(1, 1, 70)
     sheet.write_row(0, 0, ["Item", "Value"], styles.header)
     sheet.freeze_panes(1, 0)
-    facts: list[tuple[str | None, object]] = [  # (None, None): a blank row
+    facts: list[tuple[str | None, object]] = [
         ("Title", meta.title),
         ("Period", meta.period or f"not limited (report of {meta.label})"),
         ("Accounts", ", ".join(meta.accounts)),
@@ -293,6 +295,7 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
         ("Patches failed", kpis.failed),
         ("Patches in progress", kpis.in_progress_patches),
         ("Problems", kpis.problems),
+        *coverage_facts(model),
     ]
     row = 1
     for label, value in facts:
@@ -310,6 +313,26 @@ def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportMo
             row += 1
             sheet.write_string(row, 0, neutralise(str(classification)))
             sheet.write_row(row, 1, [int(value) for value in figures])
+
+
+def coverage_facts(model: ReportModel) -> list[tuple[str | None, object]]:
+    """The Summary rows of the completeness check: its scope, then one line per account."""
+    coverage = model.coverage
+    facts: list[tuple[str | None, object]] = [(None, None)]
+    if not coverage.performed:
+        facts.append(("Inventory completeness", f"not performed: {coverage.reason}"))
+        return facts
+    facts.append(("Inventory completeness scope", coverage.scope))
+    for account in coverage.accounts:
+        alias = account.account_alias
+        facts += [
+            (f"Active servers of {alias}", account.active),
+            (f"Listed by the inventory ({alias})", account.listed),
+            (f"Not in the inventory ({alias})", account.not_listed),
+            (f"Inventory servers not in {alias}", account.not_in_account),
+        ]
+    facts += [(f"Not checked: {alias}", why) for alias, why in coverage.skipped]
+    return facts
 
 
 def write_value(sheet, styles: Styles, row: int, col: int, value: object, percent: bool) -> None:

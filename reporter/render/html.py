@@ -16,6 +16,7 @@ from reporter.render.view import (
     build_view,
     capped,
     columns_with,
+    completeness_table,
     failure_summary_table,
     hresults_table,
     kb_rollup_table,
@@ -126,6 +127,7 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
             "executions; the full list is in the Excel report.",
             empty="No execution is in the figures.",
         ),
+        "completeness": completeness_table(model),
         "problems": problems_table(model),
         "patch-detail": capped(
             "patch-detail",

@@ -28,6 +28,7 @@ from reporter.render.view import (
     Table,
     build_view,
     capped,
+    completeness_table,
     failure_summary_table,
     hresults_table,
     kb_rollup_table,
@@ -177,6 +178,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             "executions needing attention; every execution is in the Excel report.",
             empty="Every execution completed with no failed or pending patch.",
         ),
+        "completeness": completeness_table(model),
         "problems": problems_table(model),
         "patch-detail": Table(
             "patch-detail", APPENDIX_COLUMNS, records(detail), len(detail), css="appendix"

@@ -27,6 +27,7 @@ SECTIONS = [
     ("kb-rollup", "KB roll-up"),
     ("servers", "Servers"),
     ("executions", "Executions"),
+    ("completeness", "Inventory completeness"),
     ("problems", "Problems"),
     ("patch-detail", "Patch detail"),
     ("methodology", "Methodology"),
@@ -157,6 +158,25 @@ def kb_rollup_table(model: ReportModel) -> Table:
     return Table("kb-rollup", columns, records(model.kb_rollup), len(model.kb_rollup))
 
 
+def completeness_table(model: ReportModel) -> Table:
+    """The completeness check's findings (HTML and PDF)."""
+    columns = [
+        Column("server_id", "Server", "id", width="17%", sub="account_alias"),
+        Column("finding", "Finding", width="17%"),
+        Column("group", "Group", width="28%", sub="data_center"),
+        Column("reason", "What the account says", width="30%"),
+        Column("line", "Line", "number", width="8%"),
+    ]
+    return Table(
+        "completeness",
+        columns,
+        records(model.completeness),
+        len(model.completeness),
+        empty="Nothing missing: the inventory lists every active server in scope, and the "
+        "account has every server it lists.",
+    )
+
+
 def problems_table(model: ReportModel) -> Table:
     """The problems list (HTML and PDF)."""
     columns = [
@@ -195,8 +215,17 @@ def attribute_columns(model: ReportModel) -> list[Column]:
 def kpi_tiles(model: ReportModel) -> list[dict[str, Any]]:
     """The executive summary's tiles: label, value, detail line and status class."""
     k = model.kpis
+    coverage = model.coverage
     tiles = [
         {"label": "Servers in scope", "value": number(k.servers), "detail": "in the inventory"},
+        {
+            "label": "Inventory coverage",
+            "value": percent(coverage.listed_pct) if coverage.performed else "—",
+            "detail": f"{number(coverage.listed)} of {number(coverage.active)} active servers"
+            if coverage.performed
+            else "not checked",
+            "css": "bad" if coverage.not_listed else "",
+        },
         {
             "label": "Compliant",
             "value": percent(k.compliant_pct),

@@ -1,4 +1,4 @@
-"""What the simulated Login and Patching APIs answer, independent of the HTTP plumbing.
+"""What the simulated Login, Patching and servers APIs answer, independent of the HTTP plumbing.
 
 :meth:`Api.handle` takes a method, a raw path, the Authorization header and the body, and
 returns a :class:`Response` (or None when the server is shutting down mid-request).
@@ -16,6 +16,14 @@ from reporter.simulator.fleet import Fleet
 from reporter.simulator.stats import SimulatorStats
 
 LOGIN_PATH = "/v2/authentication/login"
+# The servers API (SPEC 1a): path pattern under /v2 -> route kind.
+SERVERS_API_ROUTES = {
+    ("datacenters", 1): "datacenters",
+    ("datacenters", 2): "datacenter",
+    ("groups", 2): "group",
+    ("servers", 2): "server",
+}
+NO_PERMISSION = "The user does not have permission to access this resource."
 JSON = "application/json; charset=utf-8"
 DENIED = "Authorization has been denied for this request."
 BAD_CREDENTIALS = "We didn't recognize the username or password you entered. Please try again."
@@ -39,12 +47,24 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """What a request path names: kind is login, detail, summary or other."""
+    """What a request path names: kind is login, detail, summary, other, or one of the
+    servers API's datacenters, datacenter, group and server.
+
+    ``item`` is the data center or group ID a servers API path names; ``group_links`` whether
+    a data center's answer should link its root group (``?groupLinks=true``).
+    """
 
     kind: str
     alias: str = ""
     server_id: str = ""
     execution_id: str = ""
+    item: str = ""
+    group_links: bool = False
+
+    @property
+    def servers_api(self) -> bool:
+        """Whether the path is one of the servers API's."""
+        return self.kind in SERVERS_API_ROUTES.values()
 
 
 def message(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -58,10 +78,12 @@ def route(path: str) -> Route:
     The path is split on ``/`` before decoding, so an encoded ``%2F`` stays inside its segment
     and can never reach another route.
     """
-    raw = path.split("?", 1)[0]
+    raw, _, query = path.partition("?")
     if raw == LOGIN_PATH:
         return Route("login")
     parts = raw.split("/")
+    if parts[:2] == ["", "v2"]:
+        return _servers_api_route(parts[2:], query)
     if (
         len(parts) not in (7, 8)
         or parts[:3] != ["", "rest", "servers"]
@@ -77,11 +99,32 @@ def route(path: str) -> Route:
         return Route("other")
     if len(segments) == 2:
         return Route("summary", segments[0], segments[1])
-    return Route("detail", *segments)
+    return Route("detail", segments[0], segments[1], segments[2])
+
+
+def _servers_api_route(parts: list[str], query: str) -> Route:
+    """The route of a servers API path (the parts after ``/v2``), or ``other``."""
+    kind = SERVERS_API_ROUTES.get((parts[0], len(parts) - 1)) if len(parts) >= 2 else None
+    if kind is None:
+        return Route("other")
+    try:
+        segments = [unquote(part, errors="strict") for part in parts[1:]]
+    except UnicodeDecodeError:
+        return Route("other")
+    if not all(segments):
+        return Route("other")
+    links = any(
+        name.lower() == "grouplinks" and value.lower() == "true"
+        for name, _, value in (pair.partition("=") for pair in query.split("&"))
+    )
+    if kind == "server":
+        return Route(kind, segments[0], server_id=segments[1])
+    item = segments[1] if len(segments) > 1 else ""
+    return Route(kind, segments[0], item=item, group_links=links)
 
 
 class Api:
-    """The simulated APIs: login, bearer tokens, the two Patching endpoints, and the faults."""
+    """The simulated APIs: login, bearer tokens, the Patching and servers endpoints, faults."""
 
     def __init__(
         self,
@@ -91,9 +134,15 @@ class Api:
         password: str,
         stats: SimulatorStats,
         stopping: threading.Event,
+        servers_api: bool = True,
     ) -> None:
-        """Serve ``fleet`` to ``user``/``password``; ``stopping`` cuts waits short on shutdown."""
+        """Serve ``fleet`` to ``user``/``password``; ``stopping`` cuts waits short on shutdown.
+
+        With ``servers_api`` False the login may not read the servers API: every request to
+        it is answered 403, as CLC answers a user without the right role.
+        """
         self.fleet = fleet
+        self.servers_api = servers_api
         self.faults = faults
         self.stats = stats
         self._injector = FaultInjector(faults)
@@ -111,7 +160,7 @@ class Api:
             return list(self._issued)
 
     def revoke_tokens(self) -> None:
-        """Make every token issued so far invalid (the next /rest request gets 401)."""
+        """Make every token issued so far invalid (the next API request gets 401)."""
         with self._lock:
             self._tokens.clear()
 
@@ -127,7 +176,7 @@ class Api:
         response: Response | None
         if target.kind == "login":
             response = self.login(body) if method == "POST" else self._not_allowed("POST")
-        elif target.kind == "other" and not path.startswith("/rest/"):
+        elif target.kind == "other" and not path.startswith(("/rest/", "/v2/")):
             response = message(404, "No resource matches the request URI.")
         elif method != "GET":
             response = self._not_allowed("GET")
@@ -170,7 +219,7 @@ class Api:
         return Response(200, json.dumps(answer).encode("utf-8"))
 
     def rest(self, target: Route, authorization: str | None) -> Response | None:
-        """A Patching API request, through latency, rate limit, auth and the drawn faults."""
+        """A Patching or servers API request, through latency, rate limit, auth and faults."""
         config = self.faults
         if config.latency_ms and self._stopping.wait(config.latency_ms / 1000.0):
             return None
@@ -219,6 +268,8 @@ class Api:
 
     def _lookup(self, target: Route) -> Response:
         fleet = self.fleet
+        if target.servers_api:
+            return self._servers_api(target)
         if target.kind == "detail":
             override = fleet.override_for(target.alias, target.server_id, target.execution_id)
             if override is not None:
@@ -233,6 +284,26 @@ class Api:
             body = fleet.detail_bytes(target.alias, target.server_id, target.execution_id)
         if body is None:
             return message(404, "Patch execution not found.")
+        return Response(200, body)
+
+    def _servers_api(self, target: Route) -> Response:
+        """An answer of the servers API (SPEC 1a) for the fleet's account."""
+        if not self.servers_api:
+            return message(403, NO_PERMISSION)
+        directory = self.fleet.directory
+        if not directory.knows(target.alias):
+            return message(404, "Account not found.")
+        body: bytes | None
+        if target.kind == "datacenters":
+            body = directory.datacenters_bytes()
+        elif target.kind == "datacenter":
+            body = directory.datacenter_bytes(target.item, target.group_links)
+        elif target.kind == "group":
+            body = directory.group_bytes(target.item)
+        else:
+            body = directory.server_bytes(target.server_id)
+        if body is None:
+            return message(404, f"The {target.kind} was not found.")
         return Response(200, body)
 
     @staticmethod

@@ -113,11 +113,19 @@ def start_simulator(
         f"{patches} patches (account {fleet.account}, seed {args.seed})",
         file=stdout,
     )
+    if fleet.unlisted_servers or fleet.archived_servers:
+        print(
+            f"the account also has {len(fleet.unlisted_servers)} active servers the inventory "
+            f"leaves out and {len(fleet.archived_servers)} archived ones",
+            file=stdout,
+        )
     print(f"Patching API: {sim.api_url}", file=stdout)
     print(f"Login API:    {sim.login_url}", file=stdout)
+    print(f"Servers API:  {sim.servers_api_url}", file=stdout)
     print(
         f"credentials:  export CLC_USER={args.user} CLC_PASSWORD={password} "
-        f"REPORTER_API_URL={sim.api_url} REPORTER_LOGIN_URL={sim.login_url}",
+        f"REPORTER_API_URL={sim.api_url} REPORTER_LOGIN_URL={sim.login_url} "
+        f"REPORTER_SERVERS_API_URL={sim.servers_api_url}",
         file=stdout,
     )
     print(f"faults:       {faults.describe()}", file=stdout)

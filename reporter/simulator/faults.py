@@ -1,8 +1,8 @@
 """Faults the simulated API can inject: latency, server errors, rate limits, bad bodies, hangs.
 
-Every fault is off by default and applies to ``/rest`` requests only (the login stays simple and
-reliable). Each one is drawn per request from a seeded RNG, so a retry of the same request can
-succeed.
+Every fault is off by default and applies to every API request but the login (the Patching API
+under ``/rest`` and the servers API under ``/v2``; the login stays simple and reliable). Each one
+is drawn per request from a seeded RNG, so a retry of the same request can succeed.
 """
 
 import random
@@ -20,7 +20,7 @@ class FaultConfig:
     Attributes:
         latency_ms: Delay before every answer, in milliseconds.
         error_rate: Share of requests answered 500, 502, 503 or 504.
-        rate_limit: ``/rest`` requests per second allowed (a token bucket with one second of
+        rate_limit: API requests per second allowed (a token bucket with one second of
             burst); above it the answer is 429 with ``Retry-After: 1``. 0 turns it off. Logins
             are neither limited nor counted, so a client can always get a token.
         malformed_rate: Share of 200 answers whose JSON body is cut part-way.

@@ -3,6 +3,11 @@
 ``Fleet.generate`` draws everything from the seed (and a fixed ``now``), so the same arguments give
 the same fleet, the same response bytes and the same inventory CSV on every machine and every day.
 Lookups are dictionaries and response bodies are serialised once, on first use.
+
+Besides the servers its inventory lists, the account holds a few active servers the inventory
+leaves out on purpose (:attr:`Fleet.unlisted_servers`, patched like the others) and a few
+archived ones (:attr:`Fleet.archived_servers`, unknown to the Patching API): the servers API
+(:attr:`Fleet.directory`) shows them all.
 """
 
 import csv
@@ -10,10 +15,12 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reporter.simulator.directory import Directory
 from reporter.simulator.payloads import Presentation, detail_payload, encode, summary_payload
 
 DEFAULT_NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -34,7 +41,10 @@ ExecutionKey = tuple[str, str, str]
 
 @dataclass(slots=True)
 class SimServer:
-    """One simulated server and its inventory attributes (owner, environment, business_unit, os)."""
+    """One simulated server and its inventory attributes (owner, environment, business_unit, os).
+
+    ``status``, ``power_state`` and ``in_maintenance`` are what the servers API says of it.
+    """
 
     server_id: str
     account: str
@@ -42,6 +52,9 @@ class SimServer:
     role: str
     os: str
     attributes: dict[str, str]
+    status: str = "active"
+    power_state: str = "started"
+    in_maintenance: bool = False
 
     @property
     def windows(self) -> bool:
@@ -111,8 +124,16 @@ class Fleet:
         *,
         seed: int = 0,
         now: datetime = DEFAULT_NOW,
+        unlisted_servers: Sequence[SimServer] = (),
+        unlisted_executions: Sequence[SimExecution] = (),
+        archived_servers: Sequence[SimServer] = (),
     ) -> None:
-        """Index a fleet. Use :meth:`generate` for a realistic one."""
+        """Index a fleet. Use :meth:`generate` for a realistic one.
+
+        ``servers`` and ``executions`` are those the inventory lists; ``unlisted_servers``
+        (with ``unlisted_executions``) are active and patched but left out of the inventory;
+        ``archived_servers`` only the servers API knows.
+        """
         if not _ALIAS.fullmatch(account):
             raise ValueError(f"account alias must be letters and digits, got {account!r}")
         self.account = account
@@ -120,14 +141,20 @@ class Fleet:
         self.now = now
         self.servers = servers
         self.executions = executions
+        self.unlisted_servers = list(unlisted_servers)
+        self.unlisted_executions = list(unlisted_executions)
+        self.archived_servers = list(archived_servers)
         self._inventory_rows = inventory_rows if inventory_rows is not None else []
-        self._servers = {(server.account.upper(), server.server_id) for server in servers}
-        self._by_key = {execution.key: execution for execution in executions}
-        if len(self._by_key) != len(executions):
+        patched = [*servers, *self.unlisted_servers]
+        every_execution = [*executions, *self.unlisted_executions]
+        self._servers = {(server.account.upper(), server.server_id) for server in patched}
+        self._by_key = {execution.key: execution for execution in every_execution}
+        if len(self._by_key) != len(every_execution):
             raise ValueError("execution keys must be unique")
         self._by_server: dict[tuple[str, str], list[SimExecution]] = {}
-        for execution in executions:
+        for execution in every_execution:
             self._by_server.setdefault(execution.key[:2], []).append(execution)
+        self.directory = Directory(account, seed, [*patched, *self.archived_servers])
         self._overrides: dict[ExecutionKey, Override] = {}
         # Filled on first request; a race only computes the same bytes twice.
         self._detail_cache: dict[ExecutionKey, bytes] = {}
@@ -164,6 +191,11 @@ class Fleet:
         )
 
     # --- lookups -------------------------------------------------------------------------
+
+    @property
+    def active_servers(self) -> list[SimServer]:
+        """Every active server of the account: those the inventory lists, then the others."""
+        return [*self.servers, *self.unlisted_servers]
 
     def execution(self, account: str, server_id: str, execution_id: str) -> SimExecution | None:
         """The execution at that API path (alias matched case-insensitively), or None."""

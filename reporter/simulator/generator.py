@@ -13,25 +13,8 @@ from reporter.simulator import catalogue
 from reporter.simulator.catalogue import Offer
 from reporter.simulator.fleet import Fleet, SimExecution, SimPatch, SimServer
 from reporter.simulator.payloads import Presentation, duration_text
+from reporter.simulator.servers import draw_power_states, extra_servers, make_servers
 
-DATACENTERS = ("VA1", "UC1", "GB3", "CA3", "IL1", "NE1", "WA1", "DE1")
-WINDOWS_ROLES = ("WEB", "APP", "SQL", "ADS", "FS", "RDS", "IIS")
-LINUX_ROLES = ("WEB", "APP", "DB", "NGX", "MQ", "LB")
-OWNERS = (
-    "Priya Patel",
-    "John Smith",
-    "Maria Garcia",
-    "Wei Chen",
-    "José Álvarez",
-    "Zoë Müller",
-    "Ahmed Hassan",
-    "Emily O'Brien",
-    "web team",
-    "dba team",
-    "platform team",
-)
-BUSINESS_UNITS = ("Retail", "Finance", "Logistics", "HR", "Marketing", "Shared Services")
-ENVIRONMENTS = (("prod", 0.5), ("staging", 0.2), ("dev", 0.3))
 # Days after patch Tuesday each environment is patched: dev first, prod last.
 WINDOW_DAYS = {"dev": (1, 3), "staging": (3, 6), "prod": (6, 12)}
 OFFSETS = tuple(timedelta(minutes=m) for m in (-300, -240, 60, 330, 600))
@@ -68,27 +51,6 @@ def patch_months(now: datetime, count: int) -> list[tuple[int, int]]:
         total = year * 12 + month - 1 - back
         months.append((total // 12, total % 12 + 1))
     return months
-
-
-def _make_servers(rng: random.Random, count: int, account: str) -> list[SimServer]:
-    numbers: dict[tuple[str, str], int] = {}
-    servers = []
-    for _ in range(count):
-        linux = rng.random() < 0.2
-        os_name = rng.choice(catalogue.LINUX_OS if linux else catalogue.WINDOWS_OS)
-        datacenter = rng.choice(DATACENTERS)
-        role = rng.choice(LINUX_ROLES if linux else WINDOWS_ROLES)
-        number = numbers[datacenter, role] = numbers.get((datacenter, role), 0) + 1
-        server_id = f"{datacenter}{account.upper()}{role}{number:02d}"
-        environment = rng.choices([e for e, _ in ENVIRONMENTS], [w for _, w in ENVIRONMENTS])[0]
-        attributes = {
-            "owner": rng.choice(OWNERS),
-            "environment": environment,
-            "business_unit": rng.choice(BUSINESS_UNITS),
-            "os": os_name,
-        }
-        servers.append(SimServer(server_id, account, datacenter, role, os_name, attributes))
-    return servers
 
 
 def _presentation(rng: random.Random, seconds: int | None, running: bool) -> Presentation:
@@ -357,7 +319,7 @@ def generate_fleet(
         now = now.replace(tzinfo=UTC)
     generator = _Generator(seed, now.astimezone(UTC))
     rng = generator.rng
-    server_list = _make_servers(rng, servers, account)
+    server_list = make_servers(rng, servers, account)
     slots = servers * executions_per_server
     per_server = {
         name: set(rng.sample(range(servers), exact_count(servers, SHARES[name])))
@@ -384,4 +346,26 @@ def generate_fleet(
             previous, retry = generator.execution(server, month, previous, retry, features)
             executions.append(previous)
     rows = generator.inventory(account, server_list, executions)
-    return fleet_class(account, server_list, executions, rows, seed=seed, now=generator.now)
+    # Drawn after everything above, and from their own generator where they can be, so that a
+    # seed gives the same listed fleet and inventory as before they existed.
+    unlisted, archived = extra_servers(seed, server_list, account)
+    unlisted_executions: list[SimExecution] = []
+    for server in unlisted:
+        last: SimExecution | None = None
+        failed: list[str] = []
+        for slot, month in enumerate(months):
+            features = {"rerun"} if slot and months[slot - 1] == month else set()
+            last, failed = generator.execution(server, month, last, failed, features)
+            unlisted_executions.append(last)
+    draw_power_states(seed, [*server_list, *unlisted])
+    return fleet_class(
+        account,
+        server_list,
+        executions,
+        rows,
+        seed=seed,
+        now=generator.now,
+        unlisted_servers=unlisted,
+        unlisted_executions=unlisted_executions,
+        archived_servers=archived,
+    )

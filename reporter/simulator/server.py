@@ -154,7 +154,8 @@ class _HTTPServer6(_HTTPServer):
 
 
 class SimulatorServer:
-    """Serve a :class:`Fleet` as the Patching API (``/rest``) and the Login API, on a thread.
+    """Serve a :class:`Fleet` as the Patching API (``/rest``), the Login API and the servers API
+    (``/v2``), on a thread.
 
     Example:
         It listens on a port and sends a request, so it is not run as a test.
@@ -171,15 +172,20 @@ class SimulatorServer:
         port: int = 0,
         user: str = "demo",
         password: str = "demo",  # noqa: S107 (the simulator's published demo login)
+        servers_api: bool = True,
     ) -> None:
-        """Prepare the server; :meth:`start` (or ``with``) binds and serves. Port 0: any free."""
+        """Prepare the server; :meth:`start` (or ``with``) binds and serves. Port 0: any free.
+
+        With ``servers_api`` False the login may not read the servers API (every request to
+        it is answered 403).
+        """
         self.fleet = fleet
         self.faults = faults or FaultConfig()
         self.stats = SimulatorStats()
         self._host = host
         self._port = port
         self._stopping = threading.Event()
-        self._api = Api(fleet, self.faults, user, password, self.stats, self._stopping)
+        self._api = Api(fleet, self.faults, user, password, self.stats, self._stopping, servers_api)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -253,6 +259,11 @@ class SimulatorServer:
     def login_url(self) -> str:
         """The Login API URL, ``http://HOST:PORT/v2/authentication/login``."""
         return f"{self.base_url}/v2/authentication/login"
+
+    @property
+    def servers_api_url(self) -> str:
+        """The servers API base URL (SPEC 1a), ``http://HOST:PORT/v2``."""
+        return f"{self.base_url}/v2"
 
     @property
     def issued_tokens(self) -> list[str]:
