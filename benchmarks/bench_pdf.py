@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from factories import make_model
 from figures import Figure
+from pypdf import PdfReader
 
 from reporter.render import pdf as pdf_module
 from reporter.render import pdf_appendix
@@ -36,7 +37,7 @@ HOSTILE_TITLE = "Z" * 2**20  # one 1 MiB word
 
 def with_hostile_title(model):
     """``model`` with :data:`HOSTILE_TITLE` as the first title of every table showing titles."""
-    for name in ("patches", "failed", "failure_summary", "kb_rollup"):
+    for name in ("patches", "failed", "failure_summary", "patch_rollup"):
         frame = getattr(model, name)
         titles = frame["title"].astype(object)
         titles.iloc[0] = HOSTILE_TITLE
@@ -169,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         fleet = make_model(servers=args.servers)
         seconds = timed(fleet, folder, "fleet.pdf")
         verdict = "ok" if seconds <= 15 else "SLOW"
+        pages = len(PdfReader(folder / "fleet.pdf").pages)
         print(
             f"{args.servers}-server month, detail=none: {seconds:6.2f} s"
-            f" (CPU {CPU['fleet.pdf']:.2f} s; <= 15 s: {verdict})"
+            f" (CPU {CPU['fleet.pdf']:.2f} s; <= 15 s: {verdict}), {pages} pages"
+            + (f" (<= 110: {'ok' if pages <= 110 else 'TOO MANY'})" if args.servers >= 2500 else "")
         )
         hostile = timed(with_hostile_title(make_model(servers=args.servers)), folder, "h.pdf")
         verdict = "ok" if hostile <= 2 * seconds else "SLOW"

@@ -205,6 +205,21 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         help="PDF variant: pdf/a-3u (default, archival) or none",
     )
     run.add_argument("--page-size", choices=["A4", "Letter"], help="PDF page size (default: A4)")
+    run.add_argument(
+        "--group-by",
+        metavar="ATTR,...",
+        help="show compliance by these inventory attributes (e.g. owner,environment)",
+    )
+    run.add_argument(
+        "--columns",
+        metavar="ATTR,...",
+        help="inventory attributes shown as columns in HTML and PDF (default: the first 3)",
+    )
+    run.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone for the times in HTML, PDF and Excel (default: UTC)",
+    )
     history = run.add_mutually_exclusive_group()
     history.add_argument(
         "--history",

@@ -105,8 +105,14 @@ _TABLE = """
 0x80240024 WU_E_NO_UPDATE: there are no updates
 0x80240025 WU_E_USER_ACCESS_DISABLED: Group Policy settings prevented access to Windows Update
     -> Review the Windows Update Group Policy settings applied to the server
-0x8024002E WU_E_WU_DISABLED: access to an unmanaged update server is not allowed by policy
-    -> Check the WSUS / Windows Update policy settings (DisableWindowsUpdateAccess)
+0x8024002E WU_E_WU_DISABLED: access to an unmanaged update server (Windows Update itself, not the
+    managed WSUS server) is not allowed
+    -> Point the server at its managed update server: check the WSUS settings (WUServer,
+       UseWUServer) and the policy that keeps it off Windows Update Internet locations
+0x8024002F WU_E_CALL_CANCELLED_BY_POLICY: the operation did not complete because the
+    DisableWindowsUpdateAccess policy was set
+    -> Review the Group Policy setting that removes access to Windows Update features
+       (DisableWindowsUpdateAccess)
 0x80240034 WU_E_DOWNLOAD_FAILED: the update failed to download
     -> @network
 0x80240438 WU_E_PT_ENDPOINT_UNREACHABLE: no route or network connectivity to the update endpoint
@@ -121,7 +127,8 @@ _TABLE = """
     -> Retry: the next run downloads the update again
 0x80242014 WU_E_UH_POSTREBOOTSTILLPENDING reboot: the update's post-restart operation is still in
     progress
-    -> @reboot
+    -> Check again once the post-restart operation has finished; if it stays pending, restart the
+       server
 0x80242017 WU_E_UH_NEW_SERVICING_STACK_REQUIRED: the servicing stack must be updated before this
     update
     -> Install the latest Servicing Stack Update first, then retry
@@ -196,8 +203,10 @@ _TABLE = """
     -> Let the other installation finish (or restart the server), then retry
 0x80070BC2 ERROR_SUCCESS_REBOOT_REQUIRED reboot: installed, but the server must restart to finish
     -> @reboot
-0x80070BC9 ERROR_FAIL_REBOOT_REQUIRED reboot: the operation failed because a restart is pending
-    -> Restart the server, then retry the update
+0x80070BC9 ERROR_FAIL_REBOOT_REQUIRED reboot: the requested operation failed; restart the system to
+    roll back changes made
+    -> Restart the server to roll back the changes, make sure no policy sets how the Windows
+       Installer service starts (its default start-up type is Manual), then retry
 0x80072EE2 ERROR_INTERNET_TIMEOUT: the connection to the update source timed out
     -> @network
 0x80072EE7 ERROR_INTERNET_NAME_NOT_RESOLVED: the update server's name could not be resolved

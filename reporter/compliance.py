@@ -26,9 +26,9 @@ from reporter.schema import (
     HRESULT_SCHEMA,
     IN_PROGRESS,
     INT,
-    KB_ROLLUP_SCHEMA,
     NO_DATA,
     NON_COMPLIANT,
+    PATCH_ROLLUP_SCHEMA,
     empty_frame,
 )
 
@@ -275,44 +275,54 @@ def _listed(keys: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def kb_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
-    """Per patch key: servers whose latest attempt is in scope, succeeded, failed; all attempts."""
+def patch_rollup(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
+    """Per patch key: servers whose latest attempt is in the figures, split by that attempt's
+    outcome (succeeded, warnings, in progress, failed: they add up), and all attempts."""
     key = patches["patch_key"].cat.codes.to_numpy()
     size = len(patches["patch_key"].cat.categories)
     outcome = patches["outcome"].to_numpy()
-    succeeded = latest & np.isin(outcome, ["succeeded", "warning"])
-    failed = latest & (outcome == "failed")
     attempts = np.bincount(key, minlength=size)
     used, first = np.unique(key, return_index=True)
+
+    def servers(with_outcome: str | None = None) -> np.ndarray:
+        chosen = latest if with_outcome is None else latest & (outcome == with_outcome)
+        return np.bincount(key[chosen], minlength=size)[used]
+
     frame = pd.DataFrame(
         {
             "patch_key": patches["patch_key"].cat.categories[used].astype(object),
             "kb": patches["kb"].to_numpy(dtype=object)[first],
             "title": patches["title"].to_numpy(dtype=object)[first],
             "classification": patches["classification"].to_numpy(dtype=object)[first],
-            "servers_attempted": np.bincount(key[latest], minlength=size)[used],
-            "servers_succeeded": np.bincount(key[succeeded], minlength=size)[used],
-            "servers_failed": np.bincount(key[failed], minlength=size)[used],
+            "servers_attempted": servers(),
+            "servers_succeeded": servers("succeeded"),
+            "servers_warnings": servers("warning"),
+            "servers_in_progress": servers("in progress"),
+            "servers_failed": servers("failed"),
             "attempts": attempts[used],
         },
-        columns=KB_ROLLUP_SCHEMA.names,
+        columns=PATCH_ROLLUP_SCHEMA.names,
     )
     # A Linux package is one patch whatever its version: name the package, not one release.
     package = (frame["classification"] == "Linux package").to_numpy() & frame[
         "kb"
     ].isna().to_numpy()
     frame.loc[package, "title"] = frame.loc[package, "patch_key"] + " (any version)"
-    for column in KB_ROLLUP_SCHEMA.columns:
+    for column in PATCH_ROLLUP_SCHEMA.columns:
         if column.dtype == INT:
             frame[column.name] = frame[column.name].astype(INT)
     frame = frame.sort_values(["servers_failed", "patch_key"], ascending=[False, True])
     return frame.reset_index(drop=True)
 
 
-def failed_attempts(patches: pd.DataFrame, latest: np.ndarray) -> pd.DataFrame:
-    """Every failed attempt, with ``still_failing``: it is the latest attempt of its patch."""
-    failed = (patches["outcome"] == "failed").to_numpy()
-    return patches.loc[failed].assign(still_failing=pd.array(latest[failed], dtype="boolean"))
+def still_failing(patches: pd.DataFrame, latest: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Per attempt: it failed and is the latest attempt of its patch on its server."""
+    return pd.array(latest & (patches["outcome"] == "failed").to_numpy(), dtype="boolean")
+
+
+def failed_attempts(patches: pd.DataFrame) -> pd.DataFrame:
+    """Every failed attempt (``still_failing`` says which are the latest of their patch)."""
+    return patches.loc[(patches["outcome"] == "failed").to_numpy()]
 
 
 def failure_summary(failed: pd.DataFrame) -> pd.DataFrame:

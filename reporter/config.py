@@ -7,6 +7,7 @@ import argparse
 import os
 import stat
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,13 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "pdf_detail": _text,
     "pdf_variant": _text,
     "page_size": _text,
+    "prepared_by": _text,
+    "reviewed_by": _text,
+    "approved_by": _text,
+    "classification": _text,
+    "group_by": _texts,
+    "columns": _texts,
+    "timezone": _text,
     "history": _history,
     "servers_api_url": _text,
     "all_servers": _boolean,
@@ -123,6 +131,13 @@ class RunSettings:
     pdf_detail: str = "none"
     pdf_variant: str = "pdf/a-3u"
     page_size: str = "A4"
+    prepared_by: str | None = None  # else the login's user name
+    reviewed_by: str | None = None
+    approved_by: str | None = None
+    classification: str | None = None
+    group_by: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None  # None: the first few attributes
+    timezone: str = "UTC"
     timings: bool = False
     debug: bool = False
     history: Path | bool = True
@@ -222,6 +237,7 @@ def settings_from_args(
     chosen = ("period", "title", "account", "data_center", "group")
     given = {name for name in chosen if pick(name) is not None}
     login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
+    columns = pick("columns")
     return RunSettings(
         inventory=Path(inventory) if inventory else None,
         out=Path(pick("out", "reports")),
@@ -240,6 +256,13 @@ def settings_from_args(
         pdf_detail=pdf_detail,
         pdf_variant=pdf_variant,
         page_size="Letter" if page_size.lower() == "letter" else "A4",
+        prepared_by=one_line(pick("prepared_by")),
+        reviewed_by=one_line(pick("reviewed_by")),
+        approved_by=one_line(pick("approved_by")),
+        classification=one_line(pick("classification")),
+        group_by=tuple(split_list(pick("group_by", ""), "group_by")),
+        columns=None if columns is None else tuple(split_list(columns, "columns")),
+        timezone=check_timezone(str(pick("timezone", "UTC"))),
         timings=bool(getattr(args, "timings", False)),
         debug=bool(getattr(args, "debug", False)),
         history=history_setting(args, config),
@@ -421,6 +444,29 @@ def describe_value(value: object) -> str:
     if isinstance(value, dict):
         return "a table"
     return f"a {type(value).__name__}"
+
+
+def one_line(value: str | None) -> str | None:
+    """A name or label as one line of text; None when empty."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or None
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone the system knows (``Europe/Paris``, ``UTC``).
+
+    Raises:
+        UsageError: it is not one (checked before anything is fetched).
+    """
+    name = name.strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise UsageError(
+            f"--timezone {name[:60]!r} is not an IANA time zone name "
+            "(such as UTC, Europe/Paris or America/New_York)"
+        ) from None
+    return name
 
 
 def split_list(value: str | list | tuple, name: str) -> list[str]:

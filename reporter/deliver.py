@@ -166,13 +166,14 @@ def build_message(
 ) -> EmailMessage:
     """The report e-mail: a summary in the subject and body, the files attached.
 
-    Subject: ``Patch compliance 2026-10: 93.5% compliant (187/200 servers)``.
+    Subject: ``Patch compliance 2026-10: 93.5% compliant (187/200 servers), report
+    1a2b3c4d5e6f`` (the report ID every page of the PDF carries).
     """
     meta, kpis = model.meta, model.kpis
     message = EmailMessage()
     message["Subject"] = header_text(
         f"{meta.title} {meta.label}: {kpis.compliant_pct:.1f}% compliant "
-        f"({kpis.compliant}/{kpis.servers} servers)"
+        f"({kpis.compliant}/{kpis.servers} servers), report {meta.report_id}"
     )
     message["From"] = sender
     message["To"] = ", ".join(recipients)
@@ -228,6 +229,7 @@ def body_text(model: ReportModel, attachment_names: Sequence[str]) -> str:
     lines = [
         one_line(f"{meta.title} {meta.label}"),
         "",
+        f"Report ID: {meta.report_id}",
         f"Period: {period}",
         f"Accounts: {one_line(', '.join(meta.accounts)) or 'none'}",
         "",

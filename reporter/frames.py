@@ -17,12 +17,12 @@ from reporter.derive import categorical, derive_results, derive_titles, factoriz
 from reporter.inventory import Inventory
 from reporter.notes import Notes
 from reporter.parse import STATUSES, RawBatch, clean_text_column, parse_duration, parse_times
-from reporter.problems import Problem
+from reporter.problems import Problem, kind_rank
 from reporter.records import FetchedExecution, normalise_status
 from reporter.schema import (
     EXECUTION_SCHEMA,
     FAILED_SCHEMA,
-    KB_ROLLUP_SCHEMA,
+    PATCH_ROLLUP_SCHEMA,
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
 )
@@ -80,7 +80,7 @@ RESERVED = {
     *FAILED_SCHEMA.names,
     *EXECUTION_SCHEMA.names,
     *SERVER_SCHEMA.names,
-    *KB_ROLLUP_SCHEMA.names,
+    *PATCH_ROLLUP_SCHEMA.names,
 }
 
 
@@ -343,8 +343,9 @@ def whole_seconds(seconds: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
-    """The problems (:data:`~reporter.schema.PROBLEM_SCHEMA`), sorted by inventory line
-    (unknown last), then server."""
+    """The problems (:data:`~reporter.schema.PROBLEM_SCHEMA`), grouped by kind, most serious
+    first (:func:`reporter.problems.kind_rank`), then by inventory line (unknown last), then
+    server."""
     frame = pd.DataFrame(
         {
             "line": pd.array([p.line for p in problems], dtype="Int64"),
@@ -356,6 +357,8 @@ def problem_frame(problems: Sequence[Problem]) -> pd.DataFrame:
         },
         columns=PROBLEM_SCHEMA.names,
     )
-    return frame.sort_values(["line", "server_id"], na_position="last", kind="stable").reset_index(
-        drop=True
+    rank = pd.Series([kind_rank(p.kind) for p in problems], index=frame.index, dtype=float)
+    ordered = frame.assign(_rank=rank).sort_values(
+        ["_rank", "line", "server_id"], na_position="last", kind="stable"
     )
+    return ordered.drop(columns="_rank").reset_index(drop=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from reporter.schema import (
+    BY_GROUP_SCHEMA,
     CHANGES_SCHEMA,
     COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
@@ -21,12 +22,13 @@ from reporter.schema import (
     FAILURE_SUMMARY_SCHEMA,
     HRESULT_SCHEMA,
     IN_PROGRESS,
-    KB_ROLLUP_SCHEMA,
     NO_DATA,
     NON_COMPLIANT,
     PATCH_EXPORT_SCHEMA,
+    PATCH_ROLLUP_SCHEMA,
     PATCH_SCHEMA,
     PERSISTENT_FAILURE_SCHEMA,
+    PROBLEM_KIND_SCHEMA,
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
     TREND_SCHEMA,
@@ -39,34 +41,37 @@ __all__ = [
     "COMPLETENESS_COLUMNS",
     "COMPLIANCE_STATUSES",
     "COMPLIANT",
+    "DEFAULT_SHOWN_ATTRIBUTES",
     "EXECUTION_COLUMNS",
     "FAILURE_SUMMARY_COLUMNS",
     "FRAME_SCHEMAS",
     "HRESULT_COLUMNS",
     "IN_PROGRESS",
-    "KB_ROLLUP_COLUMNS",
     "NON_COMPLIANT",
     "NO_DATA",
     "PATCH_COLUMNS",
     "PATCH_EXTRA_COLUMNS",
+    "PATCH_ROLLUP_COLUMNS",
     "PROBLEM_COLUMNS",
     "SERVER_COLUMNS",
     "AccountCoverage",
     "Coverage",
     "HistorySummary",
     "Kpis",
+    "Presentation",
     "ReportMeta",
     "ReportModel",
+    "SignOff",
     "validate_model",
 ]
 
 # The patch-attempt columns, in the order of the CSV export (SPEC 5); the ``patches`` frame
-# continues with PATCH_EXTRA_COLUMNS (outcome, patch_key, ...), then the attributes.
+# continues with PATCH_EXTRA_COLUMNS (rpm_name, ..., end_message), then the attributes.
 PATCH_COLUMNS = PATCH_EXPORT_SCHEMA.names
 PATCH_EXTRA_COLUMNS = PATCH_SCHEMA.names[len(PATCH_COLUMNS) :]
 EXECUTION_COLUMNS = EXECUTION_SCHEMA.names
 SERVER_COLUMNS = SERVER_SCHEMA.names
-KB_ROLLUP_COLUMNS = KB_ROLLUP_SCHEMA.names
+PATCH_ROLLUP_COLUMNS = PATCH_ROLLUP_SCHEMA.names
 FAILURE_SUMMARY_COLUMNS = FAILURE_SUMMARY_SCHEMA.names
 HRESULT_COLUMNS = HRESULT_SCHEMA.names
 PROBLEM_COLUMNS = PROBLEM_SCHEMA.names
@@ -78,8 +83,10 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     "executions": EXECUTION_SCHEMA,
     "patches": PATCH_SCHEMA,
     "failed": FAILED_SCHEMA,
-    "kb_rollup": KB_ROLLUP_SCHEMA,
+    "patch_rollup": PATCH_ROLLUP_SCHEMA,
     "problems": PROBLEM_SCHEMA,
+    "problem_kinds": PROBLEM_KIND_SCHEMA,
+    "by_group": BY_GROUP_SCHEMA,
     "failure_summary": FAILURE_SUMMARY_SCHEMA,
     "hresults": HRESULT_SCHEMA,
     "trend": TREND_SCHEMA,
@@ -110,6 +117,39 @@ class Kpis:
     def compliant_pct(self) -> float:
         """Compliant servers as a percentage of all servers in the inventory (0 when none)."""
         return 100.0 * self.compliant / self.servers if self.servers else 0.0
+
+
+# Inventory attributes the HTML and PDF tables show as columns unless told which (--columns);
+# Excel and CSV keep every attribute.
+DEFAULT_SHOWN_ATTRIBUTES = 3
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """Who answers for the report (the cover's sign-off block).
+
+    A name left None is a blank line to sign on.
+    """
+
+    prepared_by: str | None = None
+    reviewed_by: str | None = None
+    approved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How the user asked the figures to be shown: chosen, not computed.
+
+    ``group_by`` and ``columns`` name inventory attributes (as the inventory heads them);
+    ``columns`` None shows the first :data:`DEFAULT_SHOWN_ATTRIBUTES`. ``timezone`` is an IANA
+    name for the times the HTML, PDF and Excel show.
+    """
+
+    timezone: str = "UTC"
+    group_by: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
+    sign_off: SignOff = SignOff()
+    classification: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +247,16 @@ class ReportMeta:
     manifest_sha256: str | None
     span_start: datetime | None  # earliest and latest execution start in the figures
     span_end: datetime | None
+    scope: str = "every execution fetched"  # which executions were counted, in words
+    timezone: str = "UTC"  # IANA name: the zone times are shown in (CSV and evidence stay UTC)
+    sign_off: SignOff = SignOff()
+    classification: str | None = None  # a label such as "Confidential", on every page
+
+    @property
+    def report_id(self) -> str:
+        """The short ID every page and file of this report carries (SPEC 5): the first 12 hex
+        digits of the evidence manifest's SHA-256, else of the input's."""
+        return (self.manifest_sha256 or self.input_sha256)[:12]
 
 
 @dataclass(frozen=True)
@@ -244,9 +294,14 @@ class ReportModel:
     executions: pd.DataFrame  # executions in the figures
     patches: pd.DataFrame  # one row per patch attempt
     failed: pd.DataFrame  # rows of ``patches`` whose outcome is "failed", with still_failing
-    kb_rollup: pd.DataFrame  # sorted by servers_failed desc, then key
-    problems: pd.DataFrame
+    patch_rollup: pd.DataFrame  # sorted by servers_failed desc, then key
+    problems: pd.DataFrame  # grouped by kind, most serious first (reporter.problems)
     attribute_columns: list[str] = field(default_factory=list)
+    shown_attributes: list[str] = field(default_factory=list)  # as columns in HTML and PDF
+    problem_kinds: pd.DataFrame = field(default_factory=lambda: empty_frame(PROBLEM_KIND_SCHEMA))
+    # problems per kind, most serious first: only the kinds present
+    by_group: pd.DataFrame = field(default_factory=lambda: empty_frame(BY_GROUP_SCHEMA))
+    # compliance per value of each --group-by attribute, in the order asked
     # Chart data, computed once for every renderer:
     results_by_classification: pd.DataFrame = field(default_factory=pd.DataFrame)
     # index: classification; columns: succeeded, warning, failed, in progress (counts)

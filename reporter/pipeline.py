@@ -28,7 +28,14 @@ from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
 from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
-from reporter.sources import archive_model, fetch_model, inventory_path, with_recorded_settings
+from reporter.sources import (
+    archive_model,
+    check_choices,
+    fetch_model,
+    inventory_path,
+    presentation_of,
+    with_recorded_settings,
+)
 
 log = logging.getLogger("reporter")
 
@@ -86,6 +93,8 @@ def run_in(
         # With --all-servers (and no archive) the account's server list is the inventory.
         listed = settings.inventory is not None or archive is not None
         inventory = load_inventory(inventory_path(settings, archive)) if listed else None
+    if inventory is not None:  # --group-by and --columns checked before anything is fetched
+        check_choices(settings, inventory)
     store = open_history(settings)  # checked before anything is fetched, like the inputs
     try:
         generated_at = clock()
@@ -103,6 +112,9 @@ def run_in(
                     data_source=f"evidence archive {settings.from_archive}",
                     completeness_check=settings.completeness_check,
                     scope=Scope.of(settings.data_centers, settings.group),
+                    presentation=presentation_of(
+                        settings, archive.record.user_name if archive.record else None
+                    ),
                 )
             manifest_path = archive.manifest
         else:

@@ -14,6 +14,35 @@ BAD_PAYLOAD = "bad payload"
 NO_EXECUTIONS = "no executions"
 OUTSIDE_PERIOD = "outside the period"
 
+# Every kind, most serious first, with what it means for the figures: the order in which every
+# report groups its problems. Data the API would not give comes first (the figures lack it),
+# then inventory rows that could not be used, executions reported from a faulty answer, and
+# last what is only noted. A kind not listed here sorts after the listed errors.
+PROBLEM_KINDS: dict[str, str] = {
+    NOT_FOUND: "the API has no such execution or server: nothing of it is in the figures",
+    FORBIDDEN: "the login may not read it: nothing of it is in the figures",
+    FETCH_FAILED: "no usable answer after every retry: nothing of it is in the figures",
+    NOT_JSON: "the answer was not JSON: nothing of it is in the figures",
+    INVALID_ROW: "an inventory row that could not be used: nothing was fetched for it",
+    NO_EXECUTIONS: "a server listed without an execution ID has none to report",
+    BAD_PAYLOAD: "reported with what could be read; the answer had faults",
+    OUTSIDE_PERIOD: "a listed execution that started outside the period: left out of the figures",
+    DUPLICATE_ROW: "a repeated inventory row or execution: counted once",
+}
+_UNLISTED_RANK = list(PROBLEM_KINDS).index(BAD_PAYLOAD) - 0.5
+
+
+def kind_rank(kind: str) -> float:
+    """Where problems of ``kind`` come in the reports: lower is more serious.
+
+    >>> kind_rank(NOT_FOUND) < kind_rank(INVALID_ROW) < kind_rank(BAD_PAYLOAD)
+    True
+    """
+    try:
+        return float(list(PROBLEM_KINDS).index(kind))
+    except ValueError:
+        return _UNLISTED_RANK
+
 
 class FailureKind(StrEnum):
     """Why fetching (or reading back) an answer failed: what decisions look at, never the text.

@@ -20,13 +20,14 @@ from reporter.compliance import (
     failures_by_kb,
     failures_by_server,
     hresults_seen,
-    kb_rollup,
     kpis,
     latest_attempts,
     outcome_counts,
+    patch_rollup,
     place_in_period,
     results_by_classification,
     server_frame,
+    still_failing,
 )
 from reporter.frames import (
     execution_frame,
@@ -37,8 +38,9 @@ from reporter.frames import (
     with_attributes,
 )
 from reporter.gcpause import collector_paused
+from reporter.grouping import compliance_by_group, problem_kinds, resolve_attributes
 from reporter.inventory import Inventory
-from reporter.model import Coverage, ReportMeta, ReportModel
+from reporter.model import DEFAULT_SHOWN_ATTRIBUTES, Coverage, Presentation, ReportMeta, ReportModel
 from reporter.notes import Notes
 from reporter.parse import read_payloads
 from reporter.problems import BAD_PAYLOAD, Problem
@@ -61,6 +63,7 @@ def build_report(
     label: str | None = None,
     input_name: str | None = None,
     completeness: tuple[pd.DataFrame, Coverage] | None = None,
+    presentation: Presentation | None = None,
 ) -> ReportModel:
     """Parse, flatten, derive and judge everything a report shows.
 
@@ -72,8 +75,19 @@ def build_report(
 
     ``input_name`` names the input when it is not the inventory file's name (the account's
     server list, say); ``completeness`` is the completeness check's findings and coverage
-    (:mod:`reporter.completeness`), carried into the model as they are.
+    (:mod:`reporter.completeness`), carried into the model as they are. ``presentation``
+    carries the user's choices (sign-off, time zone, grouping, columns).
+
+    Raises:
+        UsageError: ``presentation`` names an attribute the inventory does not have.
     """
+    shown = presentation or Presentation()
+    group_by = resolve_attributes(inventory.attribute_columns, shown.group_by, "--group-by")
+    columns = (
+        resolve_attributes(inventory.attribute_columns, shown.columns, "--columns")
+        if shown.columns is not None
+        else None
+    )
     with collector_paused():
         batch, read_notes = read_payloads(distinct_executions(fetched))
         servers = server_table(inventory, default_alias, batch.fetched)
@@ -105,7 +119,8 @@ def build_report(
         # Executions and attempts read best per server, oldest first, in API order.
         executions, patches, latest = _in_recency_order(executions, patches, latest, recency)
         patches = with_attributes(patches, servers)
-        failed = failed_attempts(patches, latest)
+        patches["still_failing"] = still_failing(patches, latest)
+        failed = failed_attempts(patches)
         problem_rows = problem_frame(problems)
         start = executions["start"].dropna()
         meta = ReportMeta(
@@ -121,19 +136,29 @@ def build_report(
             manifest_sha256=manifest_sha256,
             span_start=start.min().to_pydatetime() if len(start) else None,
             span_end=start.max().to_pydatetime() if len(start) else None,
+            scope=scope_text(inventory, period),
+            timezone=shown.timezone,
+            sign_off=shown.sign_off,
+            classification=shown.classification,
         )
+        servers_out = public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers)
         model = ReportModel(
             meta=meta,
             kpis=kpis(servers_frame, executions, patches, len(problem_rows)),
-            servers=public(with_attributes(servers_frame, servers), SERVER_SCHEMA.names, servers),
+            servers=servers_out,
             executions=public(
                 with_attributes(executions, servers), EXECUTION_SCHEMA.names, servers
             ),
             patches=public(patches, PATCH_SCHEMA.names, servers),
             failed=public(failed, FAILED_SCHEMA.names, servers),
-            kb_rollup=kb_rollup(patches, latest),
+            patch_rollup=patch_rollup(patches, latest),
             problems=problem_rows,
             attribute_columns=list(servers.attributes),
+            shown_attributes=list(servers.attributes)[:DEFAULT_SHOWN_ATTRIBUTES]
+            if columns is None
+            else columns,
+            problem_kinds=problem_kinds(problem_rows),
+            by_group=compliance_by_group(servers_out, group_by),
             results_by_classification=results_by_classification(patches),
             failures_by_kb=failures_by_kb(patches, latest),
             failures_by_server=failures_by_server(patches, latest),
@@ -143,6 +168,26 @@ def build_report(
         if completeness is not None:
             model.completeness, model.coverage = completeness
         return model
+
+
+def scope_text(inventory: Inventory, period: Period | None) -> str:
+    """Which executions the figures count, in words, from what the inventory asked for.
+
+    >>> from pathlib import Path
+    >>> from reporter.inventory import Inventory, InventoryRow
+    >>> rows = [InventoryRow(2, "VA1WEB01", None, "OSD", {})]
+    >>> scope_text(Inventory(Path("i.csv"), "0" * 64, rows, [], [], 1), None)
+    'the latest execution per server'
+    """
+    listed = any(row.execution_id for row in inventory.rows)
+    discovered = any(not row.execution_id for row in inventory.rows)
+    if period is not None:
+        return f"executions that started in {period} (UTC)"
+    if listed and discovered:
+        return "every listed execution, else the latest per server"
+    if discovered:
+        return "the latest execution per server"
+    return "every listed execution"
 
 
 def distinct_executions(fetched: Sequence[FetchedExecution]) -> list[FetchedExecution]:

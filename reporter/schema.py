@@ -115,13 +115,6 @@ PATCH_EXPORT_SCHEMA = FrameSchema(
         _spec("patch_start", TIME, "when the patch started (NaT: unknown)"),
         _spec("patch_end", TIME, "when the patch ended (NaT: unknown)"),
         _spec("duration_s", INT, "seconds from patch_start to patch_end"),
-    ),
-    attributes=True,
-)
-
-PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
-    "patches",
-    (
         _spec("outcome", CATEGORY, "the attempt judged by SPEC 4", OUTCOMES),
         _spec(
             "patch_key",
@@ -129,6 +122,19 @@ PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
             "what 'the same patch' means for compliance: the primary KB, a Linux package's "
             "name.arch, else the title",
         ),
+        _spec(
+            "still_failing",
+            BOOLEAN,
+            "the attempt failed and is the latest of its patch on its server: it makes the "
+            "server non-compliant",
+        ),
+    ),
+    attributes=True,
+)
+
+PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
+    "patches",
+    (
         _spec("rpm_name", CATEGORY, "a Linux package's name"),
         _spec("rpm_version", CATEGORY, "a Linux package's version"),
         _spec("rpm_release", CATEGORY, "a Linux package's release"),
@@ -137,10 +143,7 @@ PATCH_SCHEMA = PATCH_EXPORT_SCHEMA.extended(
     ),
 )
 
-FAILED_SCHEMA = PATCH_SCHEMA.extended(
-    "failed",
-    (_spec("still_failing", BOOLEAN, "the attempt is the latest of its patch on its server"),),
-)
+FAILED_SCHEMA = PATCH_SCHEMA.extended("failed", ())  # the rows whose outcome is "failed"
 
 EXECUTION_SCHEMA = FrameSchema(
     "executions",
@@ -188,17 +191,44 @@ SERVER_SCHEMA = FrameSchema(
     attributes=True,
 )
 
-KB_ROLLUP_SCHEMA = FrameSchema(
-    "KB roll-up",
+PATCH_ROLLUP_SCHEMA = FrameSchema(
+    "patch roll-up",
     (
         _spec("patch_key", TEXT, "the patch (see the patches frame)"),
         _spec("kb", TEXT, "its primary KB number"),
         _spec("title", TEXT, "its title ('name.arch (any version)' for a Linux package)"),
         _spec("classification", TEXT, "its classification"),
         _spec("servers_attempted", INT, "servers whose latest attempt of it is in the figures"),
-        _spec("servers_succeeded", INT, "of those, latest attempt succeeded (warnings too)"),
+        # The next four add up to servers_attempted (SPEC 4), by the latest attempt's outcome.
+        _spec("servers_succeeded", INT, "of those, latest attempt succeeded"),
+        _spec("servers_warnings", INT, "of those, latest attempt succeeded with a warning"),
+        _spec("servers_in_progress", INT, "of those, latest attempt still in progress"),
         _spec("servers_failed", INT, "of those, latest attempt failed"),
         _spec("attempts", INT, "every attempt, retries included"),
+    ),
+)
+
+PROBLEM_KIND_SCHEMA = FrameSchema(
+    "problem kinds",
+    (
+        _spec("kind", TEXT, "a kind of problem (reporter.problems.PROBLEM_KINDS)"),
+        _spec("problems", INT, "problems of that kind"),
+        _spec("meaning", TEXT, "what such a problem means for the figures"),
+    ),
+)
+
+BY_GROUP_SCHEMA = FrameSchema(
+    "compliance by group",
+    (
+        _spec("attribute", TEXT, "the inventory attribute grouped by (--group-by)"),
+        _spec("group", TEXT, "one of its values ('(none)' for servers without one)"),
+        _spec("servers", INT, "servers in the group"),
+        *(
+            _spec(status, INT, f"of those, servers whose status is {status}")
+            for status in COMPLIANCE_STATUSES
+        ),
+        _spec("counted_compliant", INT, "of those, servers counted as compliant (SPEC 9)"),
+        _spec("compliance_pct", FLOAT, "counted compliant, as a percentage of the group's servers"),
     ),
 )
 
@@ -254,7 +284,7 @@ PROBLEM_SCHEMA = FrameSchema(
         _spec("account_alias", STRING, "the account alias"),
         _spec("server_id", STRING, "the server ID"),
         _spec("execution_id", STRING, "the execution ID"),
-        _spec("kind", STRING, "the kind of problem, e.g. 'bad payload'"),
+        _spec("kind", STRING, "the kind of problem, e.g. 'bad payload' (most serious first)"),
         _spec("reason", STRING, "what went wrong, in one line"),
     ),
 )

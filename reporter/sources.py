@@ -36,8 +36,9 @@ from reporter.fetch import (
     read_archive,
 )
 from reporter.fileio import output_errors
+from reporter.grouping import resolve_attributes
 from reporter.inventory import Inventory
-from reporter.model import ReportModel
+from reporter.model import Presentation, ReportModel, SignOff
 from reporter.problems import Problem
 from reporter.records import Period, Target
 from reporter.report import build_report
@@ -106,6 +107,7 @@ def fetch_model(
                     servers_api, default_alias, scope, folder
                 )
                 listings[listing.account_alias] = listing
+        check_choices(settings, inventory)  # the account's list is known only now
         targets = targets_for(inventory, default_alias)
         record = RunRecord(
             label=label,
@@ -163,6 +165,7 @@ def fetch_model(
             label=label,
             input_name=ACCOUNT_INPUT_NAME if from_account else None,
             completeness=(findings, coverage),
+            presentation=presentation_of(settings, login.user),
         )
         # The decoded payloads hold more memory than the model built from them: let them go
         # before the renderers (the PDF above all) need memory.
@@ -181,12 +184,14 @@ def archive_model(
     data_source: str,
     completeness_check: bool = True,
     scope: Scope | None = None,
+    presentation: Presentation | None = None,
 ) -> ReportModel:
     """The model of a run rebuilt from its evidence, with the same rules as over the network.
 
     Rows without an account alias take ``account``, else the archive's one alias. The
     completeness check is read from the servers API's saved answers (``scope``: as the run
-    recorded it, unless given).
+    recorded it, unless given). ``presentation`` carries the user's choices (sign-off, time
+    zone, grouping, columns).
     """
     default_alias = account or manifest_alias(archive.manifest)
     targets = targets_for(inventory, default_alias)
@@ -213,6 +218,30 @@ def archive_model(
         label=label,
         input_name=ACCOUNT_INPUT_NAME if from_account else None,
         completeness=checked,
+        presentation=presentation,
+    )
+
+
+def check_choices(settings: RunSettings, inventory: Inventory) -> None:
+    """Raise a UsageError if ``--group-by`` or ``--columns`` names an attribute the inventory
+    lacks (before anything is fetched)."""
+    resolve_attributes(inventory.attribute_columns, settings.group_by, "--group-by")
+    resolve_attributes(inventory.attribute_columns, settings.columns or (), "--columns")
+
+
+def presentation_of(settings: RunSettings, user_name: str | None) -> Presentation:
+    """The user's choices for the reports. "Prepared by" is ``prepared_by`` from the config,
+    else ``user_name`` (the Login API's userName of the run, kept in its run.json)."""
+    return Presentation(
+        timezone=settings.timezone,
+        group_by=settings.group_by,
+        columns=settings.columns,
+        sign_off=SignOff(
+            prepared_by=settings.prepared_by or user_name,
+            reviewed_by=settings.reviewed_by,
+            approved_by=settings.approved_by,
+        ),
+        classification=settings.classification,
     )
 
 

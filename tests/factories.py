@@ -8,7 +8,8 @@ import pandas as pd
 
 from reporter import __version__
 from reporter.compliance import failure_summary, hresults_seen
-from reporter.model import AccountCoverage, Coverage, Kpis, ReportMeta, ReportModel
+from reporter.grouping import compliance_by_group, problem_kinds
+from reporter.model import AccountCoverage, Coverage, Kpis, ReportMeta, ReportModel, SignOff
 from reporter.schema import (
     COMPLETENESS_SCHEMA,
     COMPLIANCE_STATUSES,
@@ -16,9 +17,9 @@ from reporter.schema import (
     EXECUTION_SCHEMA,
     FAILED_SCHEMA,
     IN_PROGRESS,
-    KB_ROLLUP_SCHEMA,
     NO_DATA,
     NON_COMPLIANT,
+    PATCH_ROLLUP_SCHEMA,
     PATCH_SCHEMA,
     PROBLEM_SCHEMA,
     SERVER_SCHEMA,
@@ -75,8 +76,14 @@ def make_model(
     period: str | None = "2026-10",
     patches_per_server: int = 6,
     seed: int = 3,
+    group_by: Sequence[str] = (),
+    failing_share: float = 0.0,
 ) -> ReportModel:
-    """A consistent little model: every figure agrees with the frames it summarises."""
+    """A consistent little model: every figure agrees with the frames it summarises.
+
+    The first 8 servers cycle through the compliance statuses; the rest are compliant, but
+    for ``failing_share`` of them (at random) that are non-compliant, as a real fleet has.
+    """
     rng = random.Random(seed)
     base = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
     attribute_columns = ["owner", "environment"]
@@ -86,6 +93,8 @@ def make_model(
         owner = HOSTILE[number % len(HOSTILE)] if hostile else f"team-{number % 3}"
         attributes = {"owner": owner, "environment": ["prod", "staging", "dev"][number % 3]}
         status = COMPLIANCE_STATUSES[number % 4] if number < 8 else COMPLIANT
+        if number >= 8 and rng.random() < failing_share:
+            status = NON_COMPLIANT
         if status == NO_DATA:
             server_rows.append(server_row(server_id, status, attributes))
             continue
@@ -137,6 +146,7 @@ def make_model(
                     "duration_s": None if code is None else 95,
                     "outcome": outcome,
                     "patch_key": kb or title,
+                    "still_failing": outcome == "failed",
                     "rpm_name": "openssl-libs" if kb is None else None,
                     "rpm_version": "1.0.2k" if kb is None else None,
                     "rpm_release": "26.el7_9" if kb is None else None,
@@ -190,29 +200,8 @@ def make_model(
     executions = typed(execution_rows, EXECUTION_SCHEMA, attribute_columns)
     servers_frame = typed(server_rows, SERVER_SCHEMA, attribute_columns)
     failed = patches[patches["outcome"] == "failed"]
-    failed = failed.assign(still_failing=pd.array([True] * len(failed), dtype="boolean"))
     failed = failed[[*FAILED_SCHEMA.names, *attribute_columns]]
-    rollup = (
-        patches.groupby("patch_key", observed=True)
-        .agg(
-            kb=("kb", "first"),
-            title=("title", "first"),
-            classification=("classification", "first"),
-            servers_attempted=("server_id", "nunique"),
-            attempts=("server_id", "size"),
-        )
-        .reset_index()
-    )
-    failing = failed.groupby("patch_key", observed=True)["server_id"].nunique()
-    rollup["servers_failed"] = (
-        rollup["patch_key"].astype(object).map(failing).fillna(0).astype("Int64")
-    )
-    rollup["servers_succeeded"] = (rollup["servers_attempted"] - rollup["servers_failed"]).astype(
-        "Int64"
-    )
-    rollup = conform(rollup[KB_ROLLUP_SCHEMA.names], KB_ROLLUP_SCHEMA).sort_values(
-        ["servers_failed", "patch_key"], ascending=[False, True]
-    )
+    rollup = patch_rollup_of(patches)
     problems = typed(
         [
             {
@@ -293,6 +282,8 @@ def make_model(
         input_name="inventory.csv",
         input_sha256="0" * 64,
         manifest_sha256="f" * 64,
+        scope="executions that started in 2026-10 (UTC)" if period else "every listed execution",
+        sign_off=SignOff(prepared_by="demo"),
         span_start=executions["start"].min() if len(executions) else None,
         span_end=executions["start"].max() if len(executions) else None,
     )
@@ -303,9 +294,12 @@ def make_model(
         executions=executions,
         patches=patches,
         failed=failed,
-        kb_rollup=rollup.reset_index(drop=True),
+        patch_rollup=rollup,
         problems=problems,
         attribute_columns=attribute_columns,
+        shown_attributes=list(attribute_columns),
+        problem_kinds=problem_kinds(problems),
+        by_group=compliance_by_group(servers_frame, group_by),
         results_by_classification=results,
         failures_by_kb=failed.groupby("patch_key", observed=True)["server_id"]
         .nunique()
@@ -322,6 +316,37 @@ def make_model(
         completeness=completeness,
         coverage=coverage,
     )
+
+
+def patch_rollup_of(patches: pd.DataFrame) -> pd.DataFrame:
+    """The patch roll-up of ``patches`` (one execution per server, so every attempt is the
+    latest of its patch on its server)."""
+    rollup = (
+        patches.groupby("patch_key", observed=True)
+        .agg(
+            kb=("kb", "first"),
+            title=("title", "first"),
+            classification=("classification", "first"),
+            servers_attempted=("server_id", "nunique"),
+            attempts=("server_id", "size"),
+        )
+        .reset_index()
+    )
+    by_outcome = patches.groupby(["patch_key", "outcome"], observed=True)["server_id"].nunique()
+    for outcome, column in (
+        ("succeeded", "servers_succeeded"),
+        ("warning", "servers_warnings"),
+        ("in progress", "servers_in_progress"),
+        ("failed", "servers_failed"),
+    ):
+        counts = (
+            by_outcome.xs(outcome, level="outcome") if outcome in by_outcome.index.levels[1] else {}
+        )
+        rollup[column] = rollup["patch_key"].astype(object).map(counts).fillna(0).astype("Int64")
+    rollup = conform(rollup[PATCH_ROLLUP_SCHEMA.names], PATCH_ROLLUP_SCHEMA).sort_values(
+        ["servers_failed", "patch_key"], ascending=[False, True]
+    )
+    return rollup.reset_index(drop=True)
 
 
 def server_row(server_id: str, status: str, attributes: dict, **figures) -> dict:

@@ -308,3 +308,20 @@ def test_explain_hints_at_hex_without_prefix():
 def test_explain_refuses_what_it_cannot_read(text):
     with pytest.raises(UsageError, match="is not a result code"):
         explain(text)
+
+
+def test_fail_reboot_required_means_a_restart_rolls_back():
+    # Microsoft: "The requested operation failed. A system reboot is required to roll back
+    # changes made." Not "failed because a restart is pending".
+    entry = HRESULTS[0x80070BC9]
+    assert "failed" in entry.meaning and "roll back" in entry.meaning
+    assert "pending" not in entry.meaning
+
+
+def test_wu_disabled_advice_is_not_the_cancelled_by_policy_one():
+    # DisableWindowsUpdateAccess is what 0x8024002F says; 0x8024002E is about unmanaged servers.
+    disabled, by_policy = HRESULTS[0x8024002E], HRESULTS[0x8024002F]
+    assert "unmanaged" in disabled.meaning
+    assert "DisableWindowsUpdateAccess" not in f"{disabled.meaning} {disabled.action}"
+    assert by_policy.name == "WU_E_CALL_CANCELLED_BY_POLICY"
+    assert "DisableWindowsUpdateAccess" in by_policy.meaning

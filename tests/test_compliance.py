@@ -80,7 +80,7 @@ def test_kb_failed_then_succeeded_is_compliant():
     )
     assert status_of(model, "WEB01")[0] == COMPLIANT
     assert model.failed["still_failing"].tolist() == [False]
-    rollup = model.kb_rollup.set_index("patch_key")
+    rollup = model.patch_rollup.set_index("patch_key")
     assert rollup.loc[
         "KB5031362", ["servers_attempted", "servers_succeeded", "servers_failed", "attempts"]
     ].tolist() == [1, 1, 0, 2]
@@ -197,7 +197,7 @@ def test_newer_release_of_a_failed_linux_package_makes_the_server_compliant():
         ]
     )
     assert status_of(model, "LNX01")[0] == COMPLIANT
-    [row] = model.kb_rollup.to_dict("records")
+    [row] = model.patch_rollup.to_dict("records")
     assert row["patch_key"] == "openssl-libs.x86_64"
     assert row["title"] == "openssl-libs.x86_64 (any version)"
     assert (row["servers_succeeded"], row["servers_failed"], row["attempts"]) == (1, 0, 2)
@@ -266,10 +266,12 @@ def test_rollup_charts_and_kpis_agree():
             execution("WEB03", "VA1-3", "2026-10-01 03:00", [(KB_A, OK), (KB_B, OK)]),
         ]
     )
-    rollup = model.kb_rollup
+    rollup = model.patch_rollup
     assert rollup["patch_key"].tolist() == ["KB5031362", "KB5031361"]  # most failing first
     assert rollup["servers_failed"].tolist() == [2, 0]
-    assert rollup["servers_succeeded"].tolist() == [1, 3]
+    assert rollup["servers_succeeded"].tolist() == [1, 2]
+    assert rollup["servers_warnings"].tolist() == [0, 1]  # apart from the successes now
+    assert rollup["servers_in_progress"].tolist() == [0, 0]
     assert rollup["classification"].tolist() == ["Security Update", "Cumulative Update"]
     chart = model.results_by_classification
     assert list(chart.columns) == ["succeeded", "warning", "failed", "in progress"]

@@ -138,3 +138,25 @@ def test_config_that_is_a_folder_is_refused(tmp_path):
 def test_period_whose_month_cannot_end_is_a_usage_error(tmp_path, period):
     with pytest.raises(UsageError, match="out of range"):
         settings(["--period", period], tmp_path)
+
+
+def test_sign_off_grouping_columns_and_time_zone_from_the_config(tmp_path):
+    config = (
+        'prepared_by = "  Jane   Doe "\nreviewed_by = "Ann"\nclassification = "Confidential"\n'
+        'group_by = ["owner", "environment"]\ncolumns = "owner"\ntimezone = "Europe/Paris"\n'
+    )
+    result = settings(["--columns", "owner,os"], tmp_path, config=config)
+    assert (result.prepared_by, result.reviewed_by, result.approved_by) == ("Jane Doe", "Ann", None)
+    assert result.classification == "Confidential"
+    assert result.group_by == ("owner", "environment")
+    assert result.columns == ("owner", "os")  # the command line wins
+    assert result.timezone == "Europe/Paris"
+    (tmp_path / "none").mkdir()
+    defaults = settings([], tmp_path / "none")
+    assert (defaults.columns, defaults.group_by, defaults.timezone) == (None, (), "UTC")
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "../../etc/passwd", "", "UTC+2"])
+def test_a_zone_that_is_not_an_iana_name_is_a_usage_error(tmp_path, zone):
+    with pytest.raises(UsageError, match="IANA time zone"):
+        settings(["--timezone", zone], tmp_path)

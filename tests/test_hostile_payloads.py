@@ -189,7 +189,7 @@ CORPUS: dict[str, Payload] = {
             )
         )
     ),
-    # 10,000 attempts of 100 distinct patches: the PDF's KB roll-up has a row per distinct
+    # 10,000 attempts of 100 distinct patches: the PDF's patch roll-up has a row per distinct
     # patch, and a fleet has hundreds of those, not thousands.
     "ten_thousand_patches": Payload(
         encoded(

@@ -34,6 +34,34 @@ def test_header_is_the_spec_columns_then_the_attributes(hostile_csv) -> None:
     assert b"\r\n" not in raw
 
 
+def test_the_reports_vocabulary_ends_the_spec_columns() -> None:
+    # SPEC 5: outcome, patch_key and still_failing after the other columns, before attributes.
+    assert PATCH_COLUMNS[-3:] == ["outcome", "patch_key", "still_failing"]
+    assert PATCH_COLUMNS[:3] == ["account_alias", "server_id", "execution_id"]
+
+
+def test_counts_reconcile_with_the_reports(tmp_path: Path) -> None:
+    model = make_model(servers=40, failing_share=0.3)
+    rows = read_rows(render_csv(model, tmp_path / "r.csv"))
+    outcomes = pd.Series([row["outcome"] for row in rows]).value_counts()
+    kpis = model.kpis
+    assert outcomes.get("succeeded", 0) == kpis.succeeded
+    assert outcomes.get("warning", 0) == kpis.warnings
+    assert outcomes.get("failed", 0) == kpis.failed
+    assert outcomes.get("in progress", 0) == kpis.in_progress_patches
+    still = {(row["server_id"], row["patch_key"]) for row in rows if row["still_failing"] == "true"}
+    expected = {
+        (str(server), key)
+        for server, keys in zip(
+            model.servers["server_id"], model.servers["failed_kbs"], strict=True
+        )
+        for key in keys.split("; ")
+        if key
+    }
+    assert still == expected and still
+    assert {row["still_failing"] for row in rows} == {"true", "false"}
+
+
 def test_one_row_per_patch_attempt_with_the_cell_rules(hostile_csv) -> None:
     path, patches = hostile_csv
     rows = read_rows(path)

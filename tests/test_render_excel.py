@@ -1,5 +1,6 @@
 """The Excel workbook, read back with openpyxl: sheets, headers, types, safety, links, limits."""
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ SHEETS = [
     "Executions",
     "Patches",
     "Failed",
-    "KB Rollup",
+    "Patch Rollup",
     "Completeness",
     "Problems",
     "Definitions",
@@ -130,7 +131,7 @@ def test_kb_links_only_on_the_kb_column(hostile_book) -> None:
     patches = hostile_book["Patches"]
     linked = [c for c in patches["I"][1:] if c.value]
     assert seen and all(cell.hyperlink for cell in linked)
-    assert hostile_book["KB Rollup"]["B2"].hyperlink is not None
+    assert hostile_book["Patch Rollup"]["B2"].hyperlink is not None
 
 
 def test_summary_and_definitions(hostile_book) -> None:
@@ -295,3 +296,56 @@ def test_links_without_a_reusable_url_object(tmp_path, monkeypatch) -> None:
     book = openpyxl.load_workbook(render_xlsx(make_model(), tmp_path / "r.xlsx"))
     links = [c for c in book["Patches"]["I"][1:] if c.hyperlink]
     assert links and all(c.hyperlink.target.endswith(c.value[2:]) for c in links)
+
+
+def test_every_sheet_prints_landscape_fit_to_width_with_its_header_repeated(hostile_book):
+    for sheet in hostile_book.worksheets:
+        assert sheet.page_setup.orientation == "landscape", sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        # fitToWidth is left out of the file when 1, its default in the format.
+        setup = sheet.page_setup
+        assert (setup.fitToWidth or 1, setup.fitToHeight) == (1, 0), sheet.title
+        if sheet.title != "Definitions":  # a page of texts, without a header row
+            assert sheet.print_title_rows == "$1:$1", sheet.title
+
+
+def test_by_group_sheet_after_the_summary(tmp_path: Path) -> None:
+    model = make_model(servers=12, group_by=["environment", "owner"])
+    book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "grouped.xlsx"))
+    names = book.sheetnames
+    assert names[names.index("By group") - 1 : names.index("By group") + 2] == [
+        "Persistent failures",
+        "By group",
+        "Servers",
+    ]
+    sheet = book["By group"]
+    headers = [cell.value for cell in sheet[1]]
+    assert headers == [
+        "Attribute",
+        "Group",
+        "Servers",
+        "Compliant",
+        "Non-compliant",
+        "In progress",
+        "No data",
+        "Counted compliant",
+        "Compliance %",
+    ]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert {row[0] for row in rows} == {"environment", "owner"}
+    for attribute in ("environment", "owner"):
+        assert sum(row[2] for row in rows if row[0] == attribute) == model.kpis.servers
+    assert all(row[2] == sum(row[3:7]) for row in rows)
+
+
+def test_times_are_shown_in_the_chosen_zone(tmp_path: Path) -> None:
+    model = make_model(servers=2)
+    model.meta = dataclasses.replace(model.meta, timezone="America/New_York")
+    book = openpyxl.load_workbook(render_xlsx(model, tmp_path / "zoned.xlsx"))
+    patches = book["Patches"]
+    start = column(patches, "Execution start (America/New_York)")[0]
+    utc = model.patches["execution_start"].iloc[0]
+    assert start == utc.tz_convert("America/New_York").tz_localize(None).to_pydatetime()
+    summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=2)}
+    assert summary["Time zone"].startswith("America/New_York")
+    assert "Generated at (America/New_York)" in summary

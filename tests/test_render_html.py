@@ -1,5 +1,6 @@
 """The HTML report, read back: sections, figures, escaping, self-containment, the detail cap."""
 
+import dataclasses
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +18,7 @@ SECTION_ORDER = [
     "trend",
     "non-compliant",
     "failed",
-    "kb-rollup",
+    "patch-rollup",
     "servers",
     "executions",
     "completeness",
@@ -204,3 +205,15 @@ def test_formatting_filters():
 def test_templates_folder_ships_in_the_wheel():
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"templates" = "reporter/templates"' in pyproject
+
+
+def test_table_times_are_shown_in_the_report_zone(tmp_path):
+    model = make_model(servers=2)
+    model.meta = dataclasses.replace(model.meta, timezone="Asia/Tokyo")
+    page = render_html(model, tmp_path / "tokyo.html").read_text(encoding="utf-8")
+    table = page[page.index('id="t-executions"') :]
+    table = table[: table.index("</table>")]
+    assert "Start (Asia/Tokyo)</th>" in table
+    start = model.executions["start"].iloc[0].tz_convert("Asia/Tokyo")
+    assert f"{start:%Y-%m-%d %H:%M}" in table  # 9 hours after the UTC time
+    assert f"{model.executions['start'].iloc[0]:%Y-%m-%d %H:%M}" not in table

@@ -26,7 +26,7 @@ CUT = "Z" * (CELL_TEXT_LIMIT - len(ELLIPSIS)) + ELLIPSIS
 
 def with_title(model, title: str):
     """``model`` with ``title`` as the first row's title in every table that shows titles."""
-    for name in ("patches", "failed", "failure_summary", "kb_rollup"):
+    for name in ("patches", "failed", "failure_summary", "patch_rollup"):
         frame = getattr(model, name)
         titles = frame["title"].astype(object)
         titles.iloc[0] = title
@@ -44,7 +44,7 @@ def test_pdf_cells_are_cut_and_the_pages_few(long_model, tmp_path):
     reader = PdfReader(render_pdf(long_model, tmp_path / "long.pdf", detail="all"))
     text = re.sub(r"\s", "", "".join(page.extract_text() for page in reader.pages))
     shown = re.findall(rf"Z{{20,}}{ELLIPSIS}?", text)
-    assert len(shown) >= 3  # the failure summary, the KB roll-up and the appendix
+    assert len(shown) >= 3  # the failure summary, the patch roll-up and the appendix
     assert set(shown) == {CUT}
     assert len(reader.pages) <= len(plain.pages) + 1
     attached = reader.attachments["failed-patches.csv"][0].decode("utf-8")
@@ -55,7 +55,7 @@ def test_html_cells_are_cut(long_model, tmp_path):
     plain = render_html(make_model(servers=12), tmp_path / "plain.html").stat().st_size
     page = render_html(long_model, tmp_path / "long.html").read_text(encoding="utf-8")
     shown = re.findall(rf"Z{{20,}}{ELLIPSIS}?", page)
-    assert len(shown) >= 4  # the failure summary, failed attempts, KB roll-up, patch detail
+    assert len(shown) >= 4  # the failure summary, failed attempts, patch roll-up, patch detail
     assert set(shown) == {CUT}
     assert len(page.encode("utf-8")) < plain + 10 * CELL_TEXT_LIMIT
 

@@ -29,13 +29,13 @@ SECTION_TITLES = [
     "Executive summary",
     "Non-compliant servers",
     "Failed patches",
-    "KB roll-up",
+    "Patch roll-up",
     "Servers",
     "Executions",
     "Problems",
     "Methodology",
-    "Appendix: patch detail",
 ]
+APPENDIX = "Appendix: patch detail"  # a section only when the PDF lists every attempt
 
 
 def outline_titles(reader: PdfReader) -> list[str]:
@@ -100,6 +100,8 @@ def test_outline_has_every_section(archival):
     assert titles[0] == "Patch compliance"
     for title in SECTION_TITLES:
         assert title in titles, title
+    # No page exists only to say the appendix is left out (detail="none").
+    assert APPENDIX not in titles
 
 
 def test_document_metadata(archival):
@@ -184,8 +186,10 @@ def in_parts(tmp_path_factory):
 
 def test_detail_all_lists_every_attempt(in_parts):
     model, _, _, one_piece = in_parts
-    text = text_of(PdfReader(one_piece))
-    appendix = text.split("Appendix: patch detail")[-1]
+    reader = PdfReader(one_piece)
+    text = text_of(reader)
+    assert APPENDIX in outline_titles(reader)
+    appendix = text.split(APPENDIX)[-1]
     assert "This PDF does not list the" not in text
     for execution_id, attempts in model.patches["execution_id"].value_counts().items():
         assert appendix.count(str(execution_id)) >= attempts, execution_id
@@ -196,14 +200,14 @@ def test_parallel_appendix_keeps_outline_numbers_and_attachments(in_parts):
     total = len(pages)
     for number, text in enumerate(pages, start=1):
         assert text.count(f"Page {number} of {total}") == 1, number
-    assert all(title in outline_titles(reader) for title in SECTION_TITLES)
+    assert all(title in outline_titles(reader) for title in [*SECTION_TITLES, APPENDIX])
     assert {"servers.csv", "failed-patches.csv"} <= set(reader.attachments)
     assert reader.trailer["/Root"]["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
     assert re.search(r"pdfaid:part(>|=\")3", xmp)
     assert reader.metadata.author == "reporter"
     assert reader.metadata["/Producer"].startswith("WeasyPrint")
-    appendix = "\n".join(pages).split("Appendix: patch detail")[-1]
+    appendix = "\n".join(pages).split(APPENDIX)[-1]
     for execution_id, attempts in model.patches["execution_id"].value_counts().items():
         assert appendix.count(str(execution_id)) >= attempts, execution_id
 

@@ -14,8 +14,16 @@ from reporter.account import AccountListing, ListedServer, Scope
 from reporter.cli import main
 from reporter.completeness import check_completeness
 from reporter.inventory import Inventory, InventoryRow, load_inventory
-from reporter.model import FRAME_SCHEMAS, validate_model
-from reporter.problems import BAD_PAYLOAD, FETCH_FAILED, NOT_FOUND, Problem
+from reporter.model import FRAME_SCHEMAS, Presentation, validate_model
+from reporter.problems import (
+    BAD_PAYLOAD,
+    DUPLICATE_ROW,
+    FETCH_FAILED,
+    FORBIDDEN,
+    INVALID_ROW,
+    NOT_FOUND,
+    Problem,
+)
 from reporter.records import FetchedExecution, Period
 from reporter.report import build_report
 from reporter.schema import (
@@ -103,6 +111,7 @@ def fleet_report(tmp_path_factory):
         generated_at=NOW,
         default_alias="OSD",
         completeness=check_completeness(inventory, "OSD", {"OSD": listing}, Scope()),
+        presentation=Presentation(group_by=("environment", "Owner")),
     )
     return fleet, inventory, fetched, model
 
@@ -117,8 +126,10 @@ def test_the_model_follows_its_schema(fleet_report):
         "executions",
         "patches",
         "failed",
-        "kb_rollup",
+        "patch_rollup",
         "problems",
+        "problem_kinds",
+        "by_group",
         "failure_summary",
         "hresults",
         "trend",
@@ -214,10 +225,10 @@ def test_figures_agree_across_frames(fleet_report):
     assert int(executions["failed"].sum()) == model.kpis.failed == len(model.failed)
     listed = executions.loc[~executions["details_missing"], "patch_count"].sum()
     assert int(listed) == len(patches)
-    assert model.kb_rollup["attempts"].sum() == len(patches)
+    assert model.patch_rollup["attempts"].sum() == len(patches)
     assert int(model.results_by_classification.to_numpy().sum()) == len(patches)
     failing = model.failed[model.failed["still_failing"]]
-    assert len(failing) == int(model.kb_rollup["servers_failed"].sum())
+    assert len(failing) == int(model.patch_rollup["servers_failed"].sum())
     non_compliant = servers[servers["compliance"] == "Non-compliant"]
     assert set(failing["server_id"].astype(str)) <= set(non_compliant["server_id"].astype(str))
     assert (patches.groupby("execution_id", observed=True)["patch_seq"].min() == 1).all()
@@ -232,6 +243,91 @@ def test_meta(fleet_report):
     assert meta.manifest_sha256 == "f" * 64
     assert meta.span_start == model.executions["start"].min()
     assert meta.span_end == model.executions["start"].max()
+
+
+def test_patch_rollup_columns_add_up_to_the_servers_attempted(fleet_report):
+    # SPEC 4: succeeded, warnings, in progress and failed add up to the servers attempted.
+    rollup = fleet_report[3].patch_rollup
+    parts = ["servers_succeeded", "servers_warnings", "servers_in_progress", "servers_failed"]
+    for row in rollup.itertuples(index=False):
+        assert sum(getattr(row, part) for part in parts) == row.servers_attempted, row
+    assert (rollup[parts].sum() > 0).all()  # every column is exercised by the fleet
+
+
+def test_still_failing_is_the_latest_failed_attempt(fleet_report):
+    model = fleet_report[3]
+    patches = model.patches
+    assert patches["still_failing"].sum() == model.failed["still_failing"].sum() > 0
+    assert (patches.loc[patches["still_failing"], "outcome"] == "failed").all()
+    still = patches[patches["still_failing"]]
+    per_server = still.groupby("server_id", observed=True)["patch_key"].apply(
+        lambda keys: "; ".join(sorted(keys.astype(str)))
+    )
+    servers = model.servers.set_index("server_id")["failed_kbs"]
+    assert per_server.to_dict() == {k: v for k, v in servers.items() if v}
+
+
+def test_problems_are_grouped_by_kind_most_serious_first():
+    rows = [InventoryRow(2, "WEB01", "VA1-1", "OSD", {"owner": "ann"})]
+    noted = [
+        Problem(DUPLICATE_ROW, "listed twice", 3, "OSD", "WEB01", "VA1-1"),
+        Problem(INVALID_ROW, "server ID 'a/b' is not valid", 4),
+        Problem(NOT_FOUND, "execution not found", 6, "OSD", "WEB02", "VA1-2"),
+        Problem("a kind yet unnamed", "something new", 7),
+        Problem(FORBIDDEN, "HTTP 403", 5, "OSD", "WEB03", "VA1-3"),
+        Problem(INVALID_ROW, "execution ID 'x' is not valid", 1),
+    ]
+    model = build_report(
+        small_inventory(rows, noted),
+        [FetchedExecution("OSD", "WEB01", "VA1-1", body("VA1-1"), "u", NOW, 2)],
+        [],
+        period=None,
+        title="t",
+        accounts=["OSD"],
+        data_source="test",
+        manifest_sha256=None,
+        generated_at=NOW,
+        default_alias=None,
+    )
+    kinds = model.problems["kind"].tolist()
+    assert kinds == [
+        NOT_FOUND,
+        FORBIDDEN,
+        INVALID_ROW,
+        INVALID_ROW,
+        "a kind yet unnamed",  # unknown kinds after the known errors, before the warnings
+        DUPLICATE_ROW,
+    ]
+    assert model.problems["line"].tolist()[2:4] == [1, 4]  # by line within a kind
+    counts = model.problem_kinds
+    assert counts["kind"].tolist() == list(dict.fromkeys(kinds))
+    assert counts["problems"].tolist() == [1, 1, 2, 1, 1]
+    assert int(counts["problems"].sum()) == model.kpis.problems
+    assert all(counts["meaning"].iloc[[0, 1, 2, 4]])
+
+
+def test_compliance_by_group_adds_up(fleet_report):
+    model = fleet_report[3]
+    by_group = model.by_group
+    # One breakdown per attribute, in the order asked ("Owner" names the owner attribute).
+    assert list(dict.fromkeys(by_group["attribute"])) == ["environment", "owner"]
+    statuses = ["Compliant", "Non-compliant", "In progress", "No data"]
+    assert (by_group[statuses].sum(axis=1) == by_group["servers"]).all()
+    for attribute, rows in by_group.groupby("attribute"):
+        assert int(rows["servers"].sum()) == model.kpis.servers
+        assert int(rows["counted_compliant"].sum()) == model.kpis.compliant
+        expected = model.servers[attribute].astype(str).value_counts()
+        assert dict(zip(rows["group"], rows["servers"], strict=True)) == expected.to_dict()
+    first = by_group.iloc[0]
+    expected = 100 * first["counted_compliant"] / first["servers"]
+    assert first["compliance_pct"] == pytest.approx(expected)
+
+
+def test_scope_says_what_was_counted(fleet_report):
+    model = fleet_report[3]
+    # The fleet's inventory lists some executions and leaves others to be discovered.
+    assert model.meta.scope == "every listed execution, else the latest per server"
+    assert model.shown_attributes == ATTRIBUTES[:3]
 
 
 def small_inventory(rows, problems=()):
@@ -308,7 +404,7 @@ def test_empty_run_still_builds_a_model():
         generated_at=NOW,
         default_alias=None,
     )
-    assert model.patches.empty and model.executions.empty and model.kb_rollup.empty
+    assert model.patches.empty and model.executions.empty and model.patch_rollup.empty
     assert model.servers["compliance"].tolist() == ["No data"]
     assert (model.meta.span_start, model.meta.span_end) == (None, None)
     assert model.kpis.compliant_pct == 0.0

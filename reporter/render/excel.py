@@ -1,10 +1,13 @@
 """The Excel workbook: every table of the report as typed, filterable sheets (SPEC 5).
 
-Sheets, in order: Summary, Servers, Executions, Patches, Failed, KB Rollup, Completeness,
-Problems, Definitions. A table longer than a sheet holds continues on "Patches (2)",
-"Patches (3)", ...
+Sheets, in order: Summary, Trend, Changes, Persistent failures, By group (with
+``--group-by``), Servers, Executions, Patches, Failed, Patch Rollup, Completeness, Problems,
+Definitions. A table longer than a sheet holds continues on "Patches (2)", "Patches (3)", ...
+Every sheet prints landscape, fit to the page's width, with its header row repeated on each
+printed page.
 
-Cells are typed: times are Excel date-times (UTC, said in the header), numbers are numbers,
+Cells are typed: times are Excel date-times (in the report's time zone, which the header
+names), numbers are numbers,
 booleans are booleans, unknown values are blank. Every text cell that a spreadsheet would read
 as a formula gets a leading ``'`` (SPEC 7), and the workbook never turns strings into formulas,
 links or numbers on its own; the only links are the KB numbers, on purpose.
@@ -20,7 +23,6 @@ filters, conditional formats, links, packaging) is XlsxWriter's.
 """
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +36,23 @@ try:  # XlsxWriter >= 3.2.3: a parsed link can be reused for every cell of the s
 except ImportError:  # pragma: no cover - older XlsxWriter parses each link string itself
     Url = None
 
-from reporter.codes import RESULT_CODES
 from reporter.derive import KB_NUMBER
 from reporter.errors import RenderError
 from reporter.fileio import atomic_path
-from reporter.methodology import COMPLIANCE_RULES, OUTCOME_RULE
 from reporter.model import ReportModel
 from reporter.render.cells import KB_ARTICLE_URL, neutralise
 from reporter.render.xlsx_columns import ColumnPlan, plan_column
 from reporter.render.xlsx_rows import FAST_SHEET_DATA, RowsXmlWorksheet
+from reporter.render.xlsx_sheets import (
+    DATE_FORMAT,
+    Styles,
+    print_setup,
+    write_definitions,
+    write_summary,
+)
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_URLS = 65_530  # hyperlinks per sheet
-DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 WIDTH_SAMPLE = 200  # rows looked at to size a column
 MIN_WIDTH, MAX_WIDTH = 6, 60
 
@@ -108,14 +114,27 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
             ("Executions", model.executions, "status", "failed"),
             ("Patches", model.patches, "outcome", "failed"),
             ("Failed", model.failed, None, None),
-            ("KB Rollup", model.kb_rollup, None, None),
+            ("Patch Rollup", model.patch_rollup, None, None),
             ("Completeness", model.completeness, None, None),
             ("Problems", model.problems, None, None),
         ]
+        if len(model.by_group):  # after the history's sheets, before the servers
+            tables.insert(
+                [name for name, *_ in tables].index("Servers"),
+                ("By group", model.by_group, None, None),
+            )
         attributes = set(model.attribute_columns)
         for name, frame, flag_column, flag_value in tables:
             write_table(
-                workbook, styles, name, frame, max_rows, flag_column, flag_value, attributes
+                workbook,
+                styles,
+                name,
+                frame,
+                max_rows,
+                flag_column,
+                flag_value,
+                attributes,
+                model.meta.timezone,
             )
         write_definitions(workbook, styles, model)
         try:
@@ -123,23 +142,6 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
         except (OSError, xlsxwriter.exceptions.XlsxWriterException) as error:
             raise RenderError(f"cannot write the Excel report {path}: {error}") from error
     return Path(path)
-
-
-class Styles:
-    """The workbook's few cell formats, created once."""
-
-    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
-        self.header = workbook.add_format(
-            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "text_wrap": True}
-        )
-        self.header.set_align("top")
-        self.section = workbook.add_format({"bold": True, "font_size": 12})
-        self.label = workbook.add_format({"bold": True})
-        self.date = workbook.add_format({"num_format": DATE_FORMAT})
-        self.percent = workbook.add_format({"num_format": "0.0%"})
-        self.link = workbook.add_format({"font_color": "#0563C1", "underline": 1})
-        self.wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-        self.failed = workbook.add_format({"bg_color": "#F8D7DA", "font_color": "#842029"})
 
 
 def write_table(
@@ -151,15 +153,17 @@ def write_table(
     flag_column: str | None = None,
     flag_value: str | None = None,
     attributes: Collection[str] = (),
+    zone: str = "UTC",
 ) -> None:
     """Write ``frame`` as one or more sheets named ``name``, ``name (2)``, ... .
 
-    Each sheet gets the styled header, frozen, with a filter and sized columns; rows whose
-    ``flag_column`` equals ``flag_value`` are highlighted by a conditional format. The
-    ``attributes`` (inventory columns) keep their headers as written.
+    Each sheet gets the styled header, frozen and repeated on every printed page, a filter,
+    sized columns and the print set-up; rows whose ``flag_column`` equals ``flag_value`` are
+    highlighted by a conditional format. The ``attributes`` (inventory columns) keep their
+    headers as written. Times are shown in ``zone``, which their headers name.
     """
-    plans = [plan_column(str(c), frame.iloc[:, i]) for i, c in enumerate(frame.columns)]
-    headers = [header_label(plan.name, plan.kind, plan.name in attributes) for plan in plans]
+    plans = [plan_column(str(c), frame.iloc[:, i], zone) for i, c in enumerate(frame.columns)]
+    headers = [header_label(plan.name, plan.kind, plan.name in attributes, zone) for plan in plans]
     names = [plan.name for plan in plans]
     kb_col = names.index("kb") if "kb" in names else None
     per_sheet = max_rows - 1
@@ -179,6 +183,7 @@ def write_table(
                 styles.date if plan.kind == "datetime" else None,
             )
         sheet.freeze_panes(1, 0)
+        print_setup(sheet, header_rows=1)
         if not plans:
             continue
         rows, last_col = stop - start, len(plans) - 1
@@ -237,8 +242,11 @@ def kb_links(plan: ColumnPlan, start: int, stop: int) -> np.ndarray:
     return linked
 
 
-def header_label(name: str, kind: str, as_written: bool = False) -> str:
-    """A column header: ``execution_start`` -> ``Execution start (UTC)``, unless ``as_written``."""
+def header_label(name: str, kind: str, as_written: bool = False, zone: str = "UTC") -> str:
+    """A column header: ``execution_start`` -> ``Execution start (UTC)``, unless ``as_written``.
+
+    A time column's header names the zone its times are in.
+    """
     words = name.split("_")
     if not as_written and name.islower() and all(words):
         words = [HEADER_WORDS.get(word, word) for word in words]
@@ -247,7 +255,7 @@ def header_label(name: str, kind: str, as_written: bool = False) -> str:
     else:
         label = name
     if kind == "datetime":
-        label += " (UTC)"
+        label += f" ({zone})"
     return neutralise(label)
 
 
@@ -259,126 +267,3 @@ def column_width(header: str, sample: Sequence, kind: str) -> float:
     if kind == "number":
         longest = min(longest, 12)
     return float(max(MIN_WIDTH, min(MAX_WIDTH, max(longest, min(len(header), 24)) + 2)))
-
-
-def write_summary(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportModel) -> None:
-    """The Summary sheet: the title block and the executive-summary figures, one per row."""
-    meta, kpis = model.meta, model.kpis
-    sheet = workbook.add_worksheet("Summary")
-    sheet.set_column(0, 0, 34)
-    sheet.set_column(1, 1, 70)
-    sheet.write_row(0, 0, ["Item", "Value"], styles.header)
-    sheet.freeze_panes(1, 0)
-    facts: list[tuple[str | None, object]] = [
-        ("Title", meta.title),
-        ("Period", meta.period or f"not limited (report of {meta.label})"),
-        ("Accounts", ", ".join(meta.accounts)),
-        ("Generated at (UTC)", meta.generated_at),
-        ("Tool version", f"reporter {meta.tool_version}"),
-        ("Data source", meta.data_source),
-        ("Input file", meta.input_name),
-        ("Input file SHA-256", meta.input_sha256),
-        ("Evidence manifest SHA-256", meta.manifest_sha256),
-        ("First execution start (UTC)", meta.span_start),
-        ("Last execution start (UTC)", meta.span_end),
-        (None, None),
-        ("Servers in scope", kpis.servers),
-        ("Compliant (% of servers)", kpis.compliant_pct / 100),
-        ("Compliant servers", kpis.compliant),
-        ("Non-compliant servers", kpis.non_compliant),
-        ("Servers in progress", kpis.in_progress),
-        ("Servers with no data", kpis.no_data),
-        ("Executions", kpis.executions),
-        ("Patches attempted", kpis.patches_attempted),
-        ("Patches succeeded", kpis.succeeded),
-        ("Patches succeeded with warnings", kpis.warnings),
-        ("Patches failed", kpis.failed),
-        ("Patches in progress", kpis.in_progress_patches),
-        ("Problems", kpis.problems),
-        *coverage_facts(model),
-    ]
-    row = 1
-    for label, value in facts:
-        if label is not None:
-            sheet.write_string(row, 0, label, styles.label)
-            write_value(sheet, styles, row, 1, value, percent=label.startswith("Compliant ("))
-        row += 1
-    counts = model.results_by_classification
-    if not counts.empty:
-        row += 1
-        sheet.write_string(row, 0, "Patch results by classification", styles.section)
-        row += 1
-        sheet.write_row(row, 0, ["Classification", *map(str, counts.columns)], styles.header)
-        for classification, figures in counts.iterrows():
-            row += 1
-            sheet.write_string(row, 0, neutralise(str(classification)))
-            sheet.write_row(row, 1, [int(value) for value in figures])
-
-
-def coverage_facts(model: ReportModel) -> list[tuple[str | None, object]]:
-    """The Summary rows of the completeness check: its scope, then one line per account."""
-    coverage = model.coverage
-    facts: list[tuple[str | None, object]] = [(None, None)]
-    if not coverage.performed:
-        facts.append(("Inventory completeness", f"not performed: {coverage.reason}"))
-        return facts
-    facts.append(("Inventory completeness scope", coverage.scope))
-    for account in coverage.accounts:
-        alias = account.account_alias
-        facts += [
-            (f"Active servers of {alias}", account.active),
-            (f"Listed by the inventory ({alias})", account.listed),
-            (f"Not in the inventory ({alias})", account.not_listed),
-            (f"Inventory servers not in {alias}", account.not_in_account),
-        ]
-    facts += [(f"Not checked: {alias}", why) for alias, why in coverage.skipped]
-    return facts
-
-
-def write_value(sheet, styles: Styles, row: int, col: int, value: object, percent: bool) -> None:
-    """One typed Summary value: a time as a date, a number as a number, text neutralised."""
-    if value is None or value is pd.NaT:
-        return
-    if isinstance(value, datetime):
-        stamp = pd.Timestamp(value)
-        stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
-        sheet.write_datetime(row, col, stamp.to_pydatetime(), styles.date)
-    elif isinstance(value, int | float):
-        sheet.write_number(row, col, value, styles.percent if percent else None)
-    else:
-        sheet.write_string(row, col, neutralise(str(value)))
-
-
-def write_definitions(workbook: xlsxwriter.Workbook, styles: Styles, model: ReportModel) -> None:
-    """The Definitions sheet: result codes, the HRESULTs in this report, the compliance rules."""
-    sheet = workbook.add_worksheet("Definitions")
-    sheet.set_column(0, 0, 14)
-    sheet.set_column(1, 1, 36)
-    sheet.set_column(2, 2, 90, styles.wrap)
-    sheet.write_string(0, 0, "Windows Update result codes (Result Code: N)", styles.section)
-    sheet.write_row(1, 0, ["Code", "Result", "Meaning"], styles.header)
-    row = 2
-    for code in sorted(RESULT_CODES):
-        entry = RESULT_CODES[code]
-        sheet.write_row(row, 0, [entry.code, entry.name, entry.meaning])
-        row += 1
-    row += 1
-    sheet.write_string(row, 0, "HRESULTs in this report", styles.section)
-    sheet.write_row(row + 1, 0, ["HRESULT", "Name", "Meaning", "Attempts"], styles.header)
-    row += 2
-    attempts = model.hresults["attempts"].tolist()
-    for hresult, count in zip(model.hresults.itertuples(index=False), attempts, strict=True):
-        texts = [neutralise("" if pd.isna(v) else str(v)) for v in hresult[:3]]
-        sheet.write_row(row, 0, [*texts, int(count)])
-        row += 1
-    row += 1
-    sheet.write_string(row, 0, "Compliance rules", styles.section)
-    for rule in COMPLIANCE_RULES:
-        row += 1
-        sheet.write_string(row, 0, rule)
-    row += 2
-    sheet.write_string(row, 0, "Outcome of a patch attempt", styles.section)
-    sheet.write_string(row + 1, 0, OUTCOME_RULE)
-    row += 3
-    sheet.write_string(row, 0, "Data source", styles.section)
-    sheet.write_string(row + 1, 0, neutralise(model.meta.data_source))

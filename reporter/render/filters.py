@@ -1,15 +1,20 @@
 """Formatting helpers, registered as Jinja filters: how every value reads in HTML and PDF.
 
 Every filter accepts a missing value (``None``, ``NaN``, ``NaT``, ``pd.NA``) and shows it as
-:data:`MISSING` (or the ``empty`` argument), so a template never has to test for one.
+:data:`MISSING` (or the ``empty`` argument), so a template never has to test for one. Times
+are shown in the report's time zone: the templates' ``timezone`` variable (``--timezone``).
 """
 
 import math
 import numbers
+import re
+import zoneinfo
 from datetime import date, datetime
 from typing import Any
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
 
 from reporter.derive import KB_NUMBER
 from reporter.render.cells import KB_ARTICLE_URL, cut_text
@@ -54,20 +59,71 @@ def cell(value: Any, empty: str = MISSING) -> str:
     return cut_text(text(value, empty))
 
 
-def timestamp(value: Any, empty: str = MISSING) -> str:
-    """A moment in UTC, to the minute: ``2026-10-14 03:12 UTC``."""
+def timestamp(value: Any, empty: str = MISSING, zone: str = "UTC") -> str:
+    """A moment in ``zone`` (an IANA name), to the minute, with the zone's abbreviation.
+
+    >>> timestamp("2026-10-14T03:12:00Z"), timestamp("2026-10-14T03:12Z", zone="Europe/Paris")
+    ('2026-10-14 03:12 UTC', '2026-10-14 05:12 CEST')
+    """
     if _blank(value):
         return empty
+    moment = _in_zone(value, zone)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or zone}"
+
+
+def timestamp_short(value: Any, empty: str = MISSING, zone: str = "UTC") -> str:
+    """A moment in ``zone`` without the zone, for table cells whose header names it."""
+    if _blank(value):
+        return empty
+    return f"{_in_zone(value, zone):%Y-%m-%d %H:%M}"
+
+
+def _in_zone(value: Any, zone: str) -> pd.Timestamp:
+    """``value`` as a timestamp in ``zone`` (naive values are taken to be UTC)."""
     moment = pd.Timestamp(value)
-    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return moment.tz_convert(zoneinfo.ZoneInfo(zone))
 
 
-def timestamp_short(value: Any, empty: str = MISSING) -> str:
-    """A moment in UTC without the zone suffix, for table cells whose header says UTC."""
-    if _blank(value):
-        return empty
-    return timestamp(value)[: -len(" UTC")]
+def _report_zone(context: jinja2.runtime.Context) -> str:
+    """The time zone of the report a template renders (its ``timezone`` variable).
+
+    Raises:
+        RuntimeError: the template has none, e.g. macros imported without context, whose
+            times would silently read as UTC under headers naming another zone.
+    """
+    zone = context.get("timezone")
+    if not zone:
+        raise RuntimeError("a template formats a time without the report's time zone")
+    return str(zone)
+
+
+@jinja2.pass_context
+def _zoned_timestamp(context: jinja2.runtime.Context, value: Any, empty: str = MISSING) -> str:
+    return timestamp(value, empty, zone=_report_zone(context))
+
+
+@jinja2.pass_context
+def _zoned_timestamp_short(
+    context: jinja2.runtime.Context, value: Any, empty: str = MISSING
+) -> str:
+    return timestamp_short(value, empty, zone=_report_zone(context))
+
+
+_BREAK_AFTER = re.compile(r"(?<=[._-])(?=.)")
+
+
+def breakable(value: Any, empty: str = MISSING) -> Markup:
+    """An identifier's cell text that may wrap only after ``.``, ``-`` or ``_``.
+
+    Names such as ``VA1OSDWEB01`` and ``openssl-libs.x86_64`` must never break inside a word;
+    a ``<wbr>`` after each separator is where a narrow column may break them.
+
+    >>> str(breakable("a-b.c<d"))
+    'a-<wbr>b.<wbr>c&lt;d'
+    """
+    text = cell(value, empty)
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(text))
 
 
 def day(value: Any, empty: str = MISSING) -> str:
@@ -173,8 +229,9 @@ def sort_key(value: Any) -> str:
 FILTERS = {
     "text": text,
     "cell": cell,
-    "timestamp": timestamp,
-    "timestamp_short": timestamp_short,
+    "breakable": breakable,
+    "timestamp": _zoned_timestamp,
+    "timestamp_short": _zoned_timestamp_short,
     "day": day,
     "number": number,
     "percent": percent,

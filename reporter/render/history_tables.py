@@ -1,7 +1,8 @@
 """The tables of the "Trend and changes" section (SPEC 5a), the same in HTML and PDF."""
 
 from reporter.model import COMPLIANCE_STATUSES, ReportModel
-from reporter.render.view import Column, Table, capped, records
+from reporter.render.table import Column, Table, records
+from reporter.render.view import capped, zoned
 
 ROWS = 500  # changes and persistent failures shown; every one is in the Excel report
 MORE = "the full list is in the Excel report."
@@ -46,7 +47,7 @@ def history_tables(model: ReportModel) -> dict[str, Table]:
                 Column("patch_key", "Patch", "kb", width="35%", sub="title"),
                 Column("failing_since", "Failing since", width="14%"),
                 Column("periods", "Periods", "number", width="10%"),
-                Column("last_attempt", "Latest attempt (UTC)", "time", width="24%"),
+                Column("last_attempt", zoned("Latest attempt", model), "time", width="24%"),
             ],
             model.persistent_failures,
             ROWS,

@@ -9,54 +9,45 @@ from pathlib import Path
 from reporter.fileio import atomic_write
 from reporter.model import NON_COMPLIANT, ReportModel
 from reporter.render.history_tables import history_tables
+from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
-    Column,
-    Table,
     build_view,
     capped,
     columns_with,
     completeness_table,
     failure_summary_table,
     hresults_table,
-    kb_rollup_table,
+    patch_rollup_table,
     problems_table,
-    records,
+    server_columns,
     template_context,
+    zoned,
 )
 
 FULL_LIST = "the full list is in the CSV and Excel reports."
-
-SERVER = Column("server_id", "Server", "id", sub="account_alias")
 
 
 def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]:
     """The tables of the HTML report: full lists, long ones capped at ``detail_limit`` rows."""
     servers = model.servers
-    failed = model.failed.copy()
-    if "still_failing" not in failed.columns:
-        failed["still_failing"] = None
+    server = server_columns(model)
+    non_compliant = servers[servers["compliance"] == NON_COMPLIANT]
     return {
         "non-compliant": Table(
             "non-compliant",
             columns_with(
                 [
-                    SERVER,
+                    *server,
                     Column("reason", "Reason"),
                     Column("failed", "Failed attempts", "number"),
-                    Column("failed_kbs", "Still failing"),
-                    Column(
-                        "latest_execution_id",
-                        "Latest execution",
-                        "id",
-                        sub="latest_execution_start",
-                        sub_kind="time",
-                    ),
+                    Column("latest_execution_id", "Latest execution", "id"),
+                    Column("latest_execution_start", zoned("Started", model), "time"),
                 ],
                 model,
             ),
-            records(servers[servers["compliance"] == NON_COMPLIANT]),
-            int((servers["compliance"] == NON_COMPLIANT).sum()),
+            records(non_compliant),
+            len(non_compliant),
             empty="No server is non-compliant.",
         ),
         "failure-summary": failure_summary_table(
@@ -65,26 +56,26 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
         "failed": capped(
             "failed",
             [
-                SERVER,
+                *server,
                 Column("execution_id", "Execution", "id"),
                 Column("title", "Patch", sub="kb"),
                 Column("result", "Result", sub="result_meaning"),
                 Column("hresult", "HRESULT", "code", sub="hresult_name"),
                 Column("hresult_meaning", "Error meaning"),
-                Column("patch_end", "Ended (UTC)", "time"),
+                Column("patch_end", zoned("Ended", model), "time"),
                 Column("still_failing", "Still failing", "yes_no"),
             ],
-            failed,
+            model.failed,
             detail_limit,
             f"failed attempts; {FULL_LIST}",
             empty="No patch failed.",
         ),
-        "kb-rollup": kb_rollup_table(model),
+        "patch-rollup": patch_rollup_table(model),
         "servers": Table(
             "servers",
             columns_with(
                 [
-                    SERVER,
+                    *server,
                     Column("compliance", "Status", "status"),
                     Column("reason", "Reason"),
                     Column("executions", "Executions", "number"),
@@ -92,14 +83,9 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
                     Column("succeeded", "Succeeded", "number"),
                     Column("warnings", "Warnings", "number"),
                     Column("failed", "Failed", "number"),
-                    Column(
-                        "latest_execution_id",
-                        "Latest execution",
-                        "id",
-                        sub="latest_execution_start",
-                        sub_kind="time",
-                    ),
-                    Column("last_success", "Last success (UTC)", "time"),
+                    Column("latest_execution_id", "Latest execution", "id"),
+                    Column("latest_execution_start", zoned("Started", model), "time"),
+                    Column("last_success", zoned("Last success", model), "time"),
                 ],
                 model,
             ),
@@ -110,10 +96,11 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
         "executions": capped(
             "executions",
             [
-                Column("execution_id", "Execution", "id", sub="server_id"),
+                Column("execution_id", "Execution", "id"),
+                *server,
                 Column("status", "Status", "status"),
-                Column("start", "Start (UTC)", "time"),
-                Column("end", "End (UTC)", "time"),
+                Column("start", zoned("Start", model), "time"),
+                Column("end", zoned("End", model), "time"),
                 Column("duration_s", "Duration", "duration"),
                 Column("patch_count", "Patches", "number"),
                 Column("succeeded", "Succeeded", "number"),
@@ -132,14 +119,15 @@ def html_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table
         "patch-detail": capped(
             "patch-detail",
             [
-                Column("server_id", "Server", "id", sub="execution_id"),
+                *server,
+                Column("execution_id", "Execution", "id"),
                 Column("patch_seq", "#", "number"),
                 Column("title", "Patch", sub="kb"),
                 Column("classification", "Classification"),
                 Column("outcome", "Outcome", "status"),
                 Column("result", "Result", sub="result_code", sub_kind="number"),
                 Column("hresult", "HRESULT", "code", sub="hresult_name"),
-                Column("patch_start", "Start (UTC)", "time"),
+                Column("patch_start", zoned("Start", model), "time"),
                 Column("duration_s", "Duration", "duration"),
             ],
             model.patches,

@@ -9,9 +9,11 @@ allows (see :mod:`reporter.render.pdf_appendix`). Every cell's text is cut at
 WeasyPrint fetches nothing but the packaged assets (see :mod:`reporter.render.pdf_engine`).
 """
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
 from weasyprint import Attachment
 
 from reporter.errors import RenderError, UsageError
@@ -21,20 +23,21 @@ from reporter.render.csv import frame_to_csv_bytes
 from reporter.render.history_tables import history_tables
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
+from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
 from reporter.render.view import (
     SUMMARY_ROWS,
-    Column,
-    Table,
+    attribute_columns,
     build_view,
     capped,
     completeness_table,
     failure_summary_table,
     hresults_table,
-    kb_rollup_table,
+    patch_rollup_table,
     problems_table,
-    records,
+    server_columns,
     template_context,
+    zoned,
 )
 
 PAGE_SIZES = {"a4": "A4", "letter": "Letter"}
@@ -43,48 +46,77 @@ DETAILS = ("none", "all")
 ATTACHED_FAILURES = 100_000  # rows of failed-patches.csv; more are in the CSV report
 EXECUTION_ROWS = 500  # executions needing attention listed in the PDF
 PARALLEL_ROWS = 1000  # from this many appendix rows on, lay the appendix out in chunks
+# Sections whose tables are laid out on landscape pages: a server or a patch per line (or two)
+# needs the width.
+WIDE_SECTIONS = {"non-compliant", "failed", "patch-rollup", "servers", "executions"}
+# Widths of the columns whose content has a known length; text columns share the rest.
+ID_WIDTH, SERVER_WIDTH, TIME_WIDTH, STATUS_WIDTH = "24mm", "30mm", "25mm", "23mm"
+CHAR_MM = 1.4  # the average width of a 6.8 pt character (capitals and digits are wider)
+ATTRIBUTE_CHARS = (6, 24)  # an attribute column holds this many characters a line, at least/most
 
 
-def attributes_text(model: ReportModel, frame: pd.DataFrame) -> pd.Series:
-    """The inventory attributes of each row as one line (``owner: a · environment: b``)."""
-    parts = [
-        name + ": " + frame[name].astype("string").fillna("—")
-        for name in model.attribute_columns
-        if name in frame.columns
-    ]
-    if not parts:
-        return pd.Series("", index=frame.index, dtype="string")
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + " · " + part
-    return text
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file carried inside the archival PDF, as its Methodology lists it."""
 
+    name: str
+    data: bytes
+    description: str
+    relationship: str  # PDF/A-3's AFRelationship: Data, Supplement, Source, ...
 
-def with_attributes_text(model: ReportModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with an ``attributes`` column, one line of text, for the PDF's narrow tables."""
-    frame = frame.copy()
-    frame["attributes"] = attributes_text(model, frame)
-    return frame
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of its bytes, in hex."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 APPENDIX_COLUMNS = [
-    Column("server_id", "Server", width="15%"),
-    Column("execution_id", "Execution", width="11%"),
+    Column("server_id", "Server", "id", width="15%"),
+    Column("execution_id", "Execution", "id", width="11%"),
     Column("patch_seq", "#", "number", width="4%"),
     Column("title", "Patch", width="36%"),
     Column("result", "Result", width="11%"),
     Column("hresult", "HRESULT", width="11%"),
-    Column("patch_start", "Start (UTC)", "time", width="12%"),
+    Column("patch_start", "Start", "time", width="12%"),
 ]
 
 
+def appendix_columns(model: ReportModel) -> list[Column]:
+    """The patch-detail appendix's columns, the start time headed with its zone."""
+    return [
+        Column(c.key, zoned(c.label, model), c.kind, c.width) if c.kind == "time" else c
+        for c in APPENDIX_COLUMNS
+    ]
+
+
+def fitted_attributes(model: ReportModel) -> list[Column]:
+    """The attribute columns shown, each as wide as its header and longest value need (within
+    :data:`ATTRIBUTE_CHARS`), so that the reason column keeps the rest of the line."""
+    columns = []
+    for column in attribute_columns(model):
+        values = model.servers[column.key].dropna().astype(str).unique()
+        longest = max([len(column.label), *(len(value) for value in values)])
+        chars = min(max(longest, ATTRIBUTE_CHARS[0]), ATTRIBUTE_CHARS[1])
+        columns.append(
+            Column(column.key, column.label, column.kind, f"{chars * CHAR_MM + 3:.0f}mm")
+        )
+    return columns
+
+
 def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]:
-    """The PDF's tables: one row per server or per KB at most, never one per attempt."""
-    servers = with_attributes_text(model, model.servers)
-    attributes = (
-        [Column("attributes", "Attributes", width="18%")] if model.attribute_columns else []
-    )
-    narrow = 0 if attributes else 9  # extra width for the reason when there are no attributes
+    """The PDF's tables: one row per server or per KB at most, never one per attempt.
+
+    Each row is meant to fit one line: identifiers and times get the width they need, the
+    inventory attributes are columns of their own, and the wide tables get landscape pages.
+    """
+    servers = model.servers
+    server = server_columns(model, width=SERVER_WIDTH)
+    attributes = fitted_attributes(model)
     failing = servers[servers["failed"].fillna(0) > 0].sort_values(
         ["failed", "server_id"], ascending=[False, True]
     )
@@ -96,21 +128,18 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         | (executions["issues"].astype("string").fillna("") != "")
     )
     detail = model.patches if detail_limit else model.patches.iloc[0:0]
+    latest = [
+        Column("latest_execution_id", "Latest execution", "id", width=ID_WIDTH),
+        Column("latest_execution_start", zoned("Started", model), "time", width=TIME_WIDTH),
+    ]
     return {
         "non-compliant": Table(
             "non-compliant",
             [
-                Column("server_id", "Server", width="15%", sub="account_alias"),
-                Column("reason", "Reason", width=f"{24 + narrow}%"),
-                Column("failed", "Failed", "number", width="7%"),
-                Column("failed_kbs", "Still failing", width="20%"),
-                Column(
-                    "latest_execution_id",
-                    "Latest execution",
-                    width="16%",
-                    sub="latest_execution_start",
-                    sub_kind="time",
-                ),
+                *server,
+                Column("reason", "Reason"),
+                Column("failed", "Failed", "number", width="12mm"),
+                *latest,
                 *attributes,
             ],
             records(servers[servers["compliance"] == NON_COMPLIANT]),
@@ -123,32 +152,26 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         "failures-by-server": capped(
             "failures-by-server",
             [
-                Column("server_id", "Server", width="18%", sub="account_alias"),
-                Column("compliance", "Status", "status", width="14%"),
-                Column("failed", "Failed attempts", "number", width="12%"),
-                Column("failed_kbs", "Still failing", width="56%"),
+                *server,
+                Column("compliance", "Status", "status", width=STATUS_WIDTH),
+                Column("failed", "Failed attempts", "number", width="18mm"),
+                Column("failed_kbs", "Still failing"),
             ],
             failing,
             SUMMARY_ROWS,
             "servers with failed attempts, most failures first.",
             empty="No server had a failed attempt.",
         ),
-        "kb-rollup": kb_rollup_table(model),
+        "patch-rollup": patch_rollup_table(model),
         "servers": Table(
             "servers",
             [
-                Column("server_id", "Server", width="15%", sub="account_alias"),
-                Column("compliance", "Status", "status", width="12%"),
-                Column("reason", "Reason", width=f"{22 + narrow}%"),
-                Column("patches_attempted", "Attempted", "number", width="9%"),
-                Column("failed", "Failed", "number", width="7%"),
-                Column(
-                    "latest_execution_id",
-                    "Latest execution",
-                    width="17%",
-                    sub="latest_execution_start",
-                    sub_kind="time",
-                ),
+                *server,
+                Column("compliance", "Status", "status", width=STATUS_WIDTH),
+                Column("reason", "Reason"),
+                Column("patches_attempted", "Attempted", "number", width="15mm"),
+                Column("failed", "Failed", "number", width="11mm"),
+                *latest,
                 *attributes,
             ],
             records(servers),
@@ -158,20 +181,15 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         "executions": capped(
             "executions",
             [
-                Column("execution_id", "Execution", width="15%", sub="server_id"),
-                Column("status", "Status", "status", width="11%"),
-                Column(
-                    "start",
-                    "Start (UTC)",
-                    "time",
-                    width="14%",
-                    sub="duration_s",
-                    sub_kind="duration",
-                ),
-                Column("patch_count", "Patches", "number", width="8%"),
-                Column("succeeded", "Succeeded", "number", width="9%"),
-                Column("failed", "Failed", "number", width="7%"),
-                Column("issues", "Issues", width="36%"),
+                Column("execution_id", "Execution", "id", width=ID_WIDTH),
+                *server,
+                Column("status", "Status", "status", width=STATUS_WIDTH),
+                Column("start", zoned("Start", model), "time", width=TIME_WIDTH),
+                Column("duration_s", "Duration", "duration", width="16mm"),
+                Column("patch_count", "Patches", "number", width="13mm"),
+                Column("succeeded", "Succeeded", "number", width="15mm"),
+                Column("failed", "Failed", "number", width="11mm"),
+                Column("issues", "Issues"),
             ],
             executions[attention],
             EXECUTION_ROWS,
@@ -181,20 +199,24 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         "completeness": completeness_table(model),
         "problems": problems_table(model),
         "patch-detail": Table(
-            "patch-detail", APPENDIX_COLUMNS, records(detail), len(detail), css="appendix"
+            "patch-detail", appendix_columns(model), records(detail), len(detail), css="appendix"
         ),
         "hresults": hresults_table(model),
         **history_tables(model),
     }
 
 
-def pdf_attachments(model: ReportModel, manifest_path: Path | None) -> list[Attachment]:
+def attached_files(model: ReportModel, manifest_path: Path | None) -> list[AttachedFile]:
     """The data files carried inside the PDF: servers, failed attempts, evidence manifest."""
-    created = model.meta.generated_at.replace(tzinfo=None)
     failed = model.failed.head(ATTACHED_FAILURES)
     files = [
-        ("servers.csv", frame_to_csv_bytes(model.servers), "Every server with its status", "Data"),
-        (
+        AttachedFile(
+            "servers.csv",
+            frame_to_csv_bytes(model.servers),
+            "Every server with its status",
+            "Data",
+        ),
+        AttachedFile(
             "failed-patches.csv",
             frame_to_csv_bytes(failed),
             "Failed patch attempts"
@@ -210,24 +232,35 @@ def pdf_attachments(model: ReportModel, manifest_path: Path | None) -> list[Atta
                 f"cannot attach the evidence manifest {manifest_path}: {error}"
             ) from error
         files.append(
-            (
+            AttachedFile(
                 "manifest.json",
                 manifest,
                 "Evidence manifest: every API response's SHA-256",
                 "Supplement",
             )
         )
+    return files
+
+
+def pdf_attachments(model: ReportModel, files: list[AttachedFile]) -> list[Attachment]:
+    """``files`` as WeasyPrint attachments, dated when the report was generated."""
+    created = model.meta.generated_at.replace(tzinfo=None)
     return [
         Attachment(
-            string=data,
-            name=name,
-            description=description,
+            string=file.data,
+            name=file.name,
+            description=file.description,
             created=created,
             modified=created,
-            relationship=relationship,
+            relationship=file.relationship,
         )
-        for name, data, description, relationship in files
+        for file in files
     ]
+
+
+def show_attachments(document: object, pdf: Any) -> None:
+    """A WeasyPrint finisher: the PDF (a ``pydyf.PDF``) opens with its attachments panel shown."""
+    pdf.catalog["PageMode"] = "/UseAttachments"
 
 
 def failed_note(model: ReportModel, attached: bool) -> str:
@@ -278,7 +311,7 @@ def render_pdf(
     if variant not in VARIANTS:
         raise UsageError(f"PDF variant must be 'pdf/a-3u' or 'none', not {variant!r}")
     pdf_variant = VARIANTS[variant]
-    attachments = pdf_attachments(model, manifest_path) if pdf_variant else []
+    files = attached_files(model, manifest_path) if pdf_variant else []
     rows = len(model.patches) if detail == "all" else 0
     parallel = rows >= PARALLEL_ROWS
     view = build_view(
@@ -286,29 +319,39 @@ def render_pdf(
         medium="pdf",
         detail_limit=rows if rows and not parallel else 0,
         table_factory=pdf_tables,
+        wide=WIDE_SECTIONS,
     )
+    if not rows:  # no page only to say the appendix is left out: the Methodology says so
+        view.sections = [(key, title) for key, title in view.sections if key != "patch-detail"]
     context = template_context(
         view,
         page_size=size,
         page_numbers=not parallel,
         failed_note=failed_note(model, bool(pdf_variant)),
         appendix_pending=parallel,
+        attachments=files,
     )
     fetcher = AssetFetcher()
     body = render_template("report.html.j2", **context)
+    options: dict[str, Any] = {}
+    if files:
+        options = {"attachments": pdf_attachments(model, files), "finisher": show_attachments}
 
     def render_body() -> bytes:
-        return html_to_pdf(body, fetcher, pdf_variant, attachments=attachments)
+        return html_to_pdf(body, fetcher, pdf_variant, **options)
 
     try:
         if parallel:
-            keys = {c.key for c in APPENDIX_COLUMNS} | {c.sub for c in APPENDIX_COLUMNS if c.sub}
+            columns = appendix_columns(model)
+            keys = {c.key for c in columns} | {c.sub for c in columns if c.sub}
             chunk_context = {
                 k: context[k]
                 for k in (
                     "meta",
                     "medium",
+                    "timezone",
                     "period_label",
+                    "footer",
                     "description",
                     "keywords",
                     "created",
@@ -316,10 +359,11 @@ def render_pdf(
                 )
             }
             chunk_context["page_numbers"] = False
+            chunk_context["appendix_part"] = True
             pdf, refused = render_with_appendix(
                 render_body,
                 chunk_context,
-                APPENDIX_COLUMNS,
+                columns,
                 records(model.patches[[k for k in model.patches.columns if k in keys]]),
                 size,
             )

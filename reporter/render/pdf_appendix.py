@@ -27,8 +27,8 @@ from typing import Any
 from pypdf import PdfReader, PdfWriter
 
 from reporter.render.pdf_engine import REFUSED_URLS, AssetFetcher, html_to_pdf
+from reporter.render.table import Column, Table
 from reporter.render.templating import asset_text, render_template
-from reporter.render.view import Column, Table
 
 log = logging.getLogger("reporter.render")
 
@@ -185,8 +185,17 @@ def stamp_page_numbers(writer: PdfWriter, page_size: str) -> None:
     with the report's own style; each of its pages is merged over the matching page.
     """
     total = len(writer.pages)
-    style = f"{asset_text('stamp.css')}\n@page {{ size: {page_size}; }}"
-    pages = '<div class="p"></div>' * total
+    style = (
+        f"{asset_text('stamp.css')}\n@page {{ size: {page_size}; }}\n"
+        f"@page wide {{ size: {page_size} landscape; }}"
+    )
+    # A landscape page of the body (a wide table's) gets a landscape stamp.
+    pages = "".join(
+        '<div class="p wide"></div>'
+        if page.mediabox.width > page.mediabox.height
+        else '<div class="p"></div>'
+        for page in writer.pages
+    )
     page = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><style>{style}</style>'
         f"</head><body>{pages}</body></html>"

@@ -6,6 +6,7 @@ Excel's cell limit, times as serial day numbers), and every row picks it by code
 """
 
 import math
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,16 +33,19 @@ class ColumnPlan:
     values: np.ndarray
 
 
-def plan_column(name: str, series: pd.Series) -> ColumnPlan:
-    """Plan a column by its type; the conversion runs on distinct values only."""
+def plan_column(name: str, series: pd.Series, zone: str = "UTC") -> ColumnPlan:
+    """Plan a column by its type; the conversion runs on distinct values only.
+
+    Times become Excel date-times in ``zone`` (an IANA name).
+    """
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         inner = dtype.categories.dtype
         if not (pd.api.types.is_object_dtype(inner) or pd.api.types.is_string_dtype(inner)):
-            return plan_column(name, series.astype(inner))
+            return plan_column(name, series.astype(inner), zone)
     codes, uniques = factorize_column(series)
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        kind, cells = "datetime", excel_serials(pd.DatetimeIndex(uniques))
+        kind, cells = "datetime", excel_serials(pd.DatetimeIndex(uniques), zone)
     elif pd.api.types.is_bool_dtype(dtype):
         kind, cells = "boolean", [bool(value) for value in uniques]
     elif pd.api.types.is_numeric_dtype(dtype):
@@ -55,10 +59,12 @@ def plan_column(name: str, series: pd.Series) -> ColumnPlan:
     return ColumnPlan(name, kind, codes.astype(np.int32), values)
 
 
-def excel_serials(index: pd.DatetimeIndex) -> list:
-    """Times as Excel serial day numbers (UTC, time zone dropped); unknown as None."""
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+def excel_serials(index: pd.DatetimeIndex, zone: str = "UTC") -> list:
+    """Times as Excel serial day numbers in ``zone`` (which the cell cannot say: the header
+    does); unknown as None. Naive times are taken to be UTC."""
+    if index.tz is None:
+        index = index.tz_localize("UTC")
+    index = index.tz_convert(zoneinfo.ZoneInfo(zone)).tz_localize(None)
     days = (index.to_numpy("datetime64[ns]") - EXCEL_EPOCH) / np.timedelta64(1, "D")
     cells = [None if value != value else value for value in days.tolist()]
     # Before 1900-03-01 Excel's serials are off by its 1900 leap-year bug: write such a
