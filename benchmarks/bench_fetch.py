@@ -8,7 +8,9 @@ latency, and fetches every execution of a 3,200-execution fleet:
   (c) one request at a time over a sample of 100 executions, extrapolated.
 
 Prints executions/s (median of the repeats) and the ratios a/b (target >= 0.9) and a/c
-(target >= 25); ``run(quick)`` returns them as figures for ``run_all.py``. Usage::
+(target >= 25); ``run(quick)`` returns them as figures for ``run_all.py``, with two of the
+simulator itself (no target; the test suite once asserted them): how long a 10,000-execution
+fleet takes to generate, and requests/s over one keep-alive connection without latency. Usage::
 
     python benchmarks/bench_fetch.py            # the full run (a few minutes)
     python benchmarks/bench_fetch.py --quick    # 400 executions, one repeat
@@ -143,6 +145,49 @@ def measure(
     return len(targets), {name: statistics.median(values) for name, values in rates.items()}
 
 
+def simulator_figures(repeats: int) -> list[Figure]:
+    """The simulator's own speed: generating a 10,000-execution fleet, keep-alive answers."""
+    from reporter.simulator import Fleet, SimulatorServer
+
+    generate: list[float] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fleet = Fleet.generate(servers=2_500, executions_per_server=4, seed=9)
+        generate.append(time.perf_counter() - started)
+    requests_count = 300
+    rates = []
+    with SimulatorServer(fleet) as sim, requests.Session() as session:
+        login = {"username": "demo", "password": "demo"}
+        token = session.post(sim.login_url, json=login, timeout=10).json()["bearerToken"]
+        headers = {"Authorization": f"Bearer {token}"}
+        urls = [
+            f"{sim.api_url}/servers/{e.account}/server/{e.server_id}/patch/{e.execution_id}"
+            for e in fleet.executions[:requests_count]
+        ]
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for url in urls:
+                session.get(url, headers=headers, timeout=10).raise_for_status()
+            rates.append(requests_count / (time.perf_counter() - started))
+    return [
+        Figure(
+            "fetch",
+            "simulator: generate a 10,000-execution fleet",
+            statistics.median(generate),
+            "s",
+            repeats=repeats,
+        ),
+        Figure(
+            "fetch",
+            f"simulator: {requests_count} requests on one keep-alive connection, no latency",
+            statistics.median(rates),
+            "req/s",
+            repeats=repeats,
+            note="the simulator in this process, sharing its GIL with the client",
+        ),
+    ]
+
+
 def run(quick: bool) -> list[Figure]:
     """The SPEC 8 fetch figures: PatchingClient against the bare pool and one at a time."""
     servers, repeats, sample = (100, 1, 30) if quick else (800, 3, 100)
@@ -185,6 +230,7 @@ def run(quick: bool) -> list[Figure]:
             note="the bare pool writes nothing; the client also writes every body to disk "
             f"(in {tempfile.gettempdir()}) and keeps the manifest",
         ),
+        *simulator_figures(repeats),
     ]
 
 
@@ -221,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  a/c = {ac:.1f} (target >= 25) {'ok' if ac >= 25 else 'MISSED'}")
     where = args.evidence_dir or tempfile.gettempdir()
     print(f"  with evidence (in {where}): a/b = {abe:.2f}, a/c = {ace:.1f}")
+    for figure in simulator_figures(repeats):
+        print(f"  {figure.what}: {figure.value:,.2f} {figure.unit}")
     return 0 if ab >= 0.9 and ac >= 25 else 1
 
 

@@ -1,4 +1,5 @@
-"""CSV and Excel writing speed against pandas' own writers, measured in the same run (SPEC 8).
+"""CSV and Excel writing speed against pandas' own writers, measured in the same run (SPEC 8),
+and how fast an inventory CSV loads.
 
     python benchmarks/bench_tabular.py [--repeats 3] [--skip-pandas-excel]
 
@@ -8,6 +9,10 @@ repeats, patch rows per second, and CPU seconds (the wall time suffers when the 
 shared; CPU time does not). Targets: CSV >= 300,000 rows/s, Excel >= 20,000 rows/s. For
 information, the workbook written through XlsxWriter's public API alone: what the Excel report
 falls back to when an XlsxWriter release changes an internal the fast row writer uses.
+
+Inventory loading (no SPEC 8 target; the figures the test suite used to assert): 100,000
+rows with three attribute columns (once under 2 CPU seconds), and a file of a million blank
+or whitespace-only lines around one row (once under 10 CPU seconds).
 """
 
 import argparse
@@ -26,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from factories import make_model  # noqa: E402
 from figures import Figure  # noqa: E402
 
+from reporter.inventory import load_inventory  # noqa: E402
 from reporter.render import excel  # noqa: E402
 from reporter.render.csv import render_csv  # noqa: E402
 from reporter.render.excel import render_xlsx  # noqa: E402
@@ -57,6 +63,40 @@ def cell_by_cell(write: Callable[[], object]) -> Callable[[], object]:
             excel.FAST_SHEET_DATA = fast
 
     return run
+
+
+def inventory_files(folder: Path, rows: int, blank_lines: int) -> dict[str, tuple[Path, int]]:
+    """Two inventory CSVs in ``folder``, by label: (path, the lines load_inventory reads)."""
+    many = folder / "rows.csv"
+    lines = ["server_id,execution_id,account_alias,owner,environment,os"]
+    lines += [f"VA1SRV{i:06d},VA1-{i + 100000},OSD,team{i % 9},prod,Windows" for i in range(rows)]
+    many.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    blank = folder / "blank.csv"
+    pairs = blank_lines // 2  # each pair: an empty line and one of blanks and commas
+    blank.write_text("server_id,owner\n" + "\n , ,\r\n" * pairs + "VA1SRV01,ops\n")
+    return {
+        f"{rows:,} rows": (many, rows + 1),
+        f"{pairs * 2:,} blank lines and 1 row": (blank, pairs * 2 + 2),
+    }
+
+
+def inventory_figures(folder: Path, quick: bool, repeats: int) -> list[Figure]:
+    """Lines per second that load_inventory reads, for many rows and for many blank lines."""
+    rows, blank_lines = (20_000, 200_000) if quick else (100_000, 1_000_000)
+    figures = []
+    for label, (path, lines) in inventory_files(folder, rows, blank_lines).items():
+        wall, cpu = measure(lambda p=path: load_inventory(p), repeats)
+        figures.append(
+            Figure(
+                "inventory",
+                f"load_inventory, {label}",
+                lines / wall,
+                "lines/s",
+                repeats=repeats,
+                note=f"inventory, {label}: {wall:.2f} s ({cpu:.2f} CPU seconds)",
+            )
+        )
+    return figures
 
 
 def naive_times(frame: pd.DataFrame) -> pd.DataFrame:
@@ -131,6 +171,7 @@ def run(quick: bool) -> list[Figure]:
                 note="the fallback when XlsxWriter's internals are not as the fast path expects",
             )
         )
+        figures += inventory_figures(out, quick, repeats)
     return figures
 
 
@@ -182,6 +223,10 @@ def main() -> None:
                     f" {cpu:>6.2f} {rows / cpu:>10,.0f}{mark}",
                     flush=True,
                 )
+        print(f"\n{'inventory':<42} {'lines':>9} {'wall s':>7} {'lines/s':>9} {'cpu s':>6}")
+        for label, (path, lines) in inventory_files(out, 100_000, 1_000_000).items():
+            wall, cpu = measure(lambda p=path: load_inventory(p), args.repeats)
+            print(f"{label:<42} {lines:>9,} {wall:>7.2f} {lines / wall:>9,.0f} {cpu:>6.2f}")
 
 
 if __name__ == "__main__":

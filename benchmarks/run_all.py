@@ -10,8 +10,8 @@ target is relative to one. The load average next to each figure says how busy th
 was: the benchmarks use both cores, and anything else running slows them.
 
 Sections: fetch (bench_fetch), model (bench_model), pdf (bench_pdf), tabular (bench_tabular:
-csv and xlsx), e2e (bench_e2e). The full run also prints the end-to-end cost growth table
-(1x, 4x and 16x of a small fleet).
+csv, xlsx and inventory loading), e2e (bench_e2e). The full run also prints the end-to-end
+cost growth table (1x, 4x and 16x of a small fleet).
 """
 
 import argparse

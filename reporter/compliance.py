@@ -65,7 +65,7 @@ def place_in_period(
     if period.contains(now):
         underway = executions["status"].isin(["pending", "running"]).to_numpy(dtype=bool)
         inside = inside | (underway & start.isna().to_numpy())
-    rows = []
+    rows: list[dict[str, object]] = []
     for position in np.flatnonzero(~inside).tolist():
         item = fetched[position]
         moment = start.iloc[position]

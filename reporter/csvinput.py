@@ -26,9 +26,12 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from reporter.errors import ReporterError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 FIELD_LIMIT = 64 * 1024  # characters in one value; a larger one makes its row a problem
 # Reading stops at this many characters per physical line, so a file without line breaks
@@ -109,14 +112,14 @@ class _LineTooLong(Exception):
 class _HashingReader(io.RawIOBase):
     """A binary stream that feeds every byte read through it to SHA-256."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: io.BufferedReader) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: "WriteableBuffer") -> int:
         count = self._raw.readinto(buffer)
         if count:
             self.sha256.update(memoryview(buffer)[:count])
@@ -184,7 +187,7 @@ class _Reader:
             "save it as UTF-8 CSV"
         )
 
-    def open(self) -> BinaryIO:
+    def open(self) -> io.BufferedReader:
         """Open the file for reading, or say in one line why it cannot be."""
         path = self.path
         try:

@@ -18,6 +18,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import TypeVar
 
 from reporter.errors import ConfigError, DeliveryError, UsageError
 from reporter.hosts import is_loopback
@@ -28,6 +29,7 @@ SECURITIES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_TIMEOUT = 30.0
 TOP_SERVERS = 10  # non-compliant servers named in the body
+Number = TypeVar("Number", int, float)
 
 # A plain address: no display name, no comments, nothing a header could be bent with.
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
@@ -121,7 +123,7 @@ def smtp_settings_from_env(env: Mapping[str, str]) -> SmtpSettings:
     )
 
 
-def parse_number(name: str, text: str, default: float, kind: type) -> float:
+def parse_number(name: str, text: str, default: Number, kind: type[Number]) -> Number:
     """``text`` as ``kind`` (int or float), or ``default`` when empty; ConfigError if not one."""
     if not text:
         return default
@@ -313,6 +315,7 @@ def send_report(settings: SmtpSettings, recipients: Sequence[str], message: Emai
 def send(settings: SmtpSettings, recipients: Sequence[str], message: EmailMessage) -> None:
     """Connect, secure, log in and send; exceptions are left to :func:`send_report`."""
     context = ssl.create_default_context(cafile=settings.cafile)
+    client: smtplib.SMTP
     if settings.security == "ssl":
         client = smtplib.SMTP_SSL(
             settings.host, settings.port, timeout=settings.timeout, context=context

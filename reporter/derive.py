@@ -9,7 +9,7 @@ few thousand distinct titles and a few dozen distinct end messages.
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -212,20 +212,21 @@ def end_message_facts(text: str | None) -> EndMessageFacts:
     'WU_E_ALL_UPDATES_FAILED'
     """
     code, hresult = parse_end_message(text)
+    result_code = None
     if code in RESULT_CODES:
-        result = RESULT_CODES[code]
-        known = (code, result.name, result.meaning)
+        result_code, result, meaning = code, RESULT_CODES[code].name, RESULT_CODES[code].meaning
     elif code is None:
-        known = (None, "Unknown", "no result code in the message")
+        result, meaning = "Unknown", "no result code in the message"
     else:
-        known = (None, "Unknown", f"result code {code} is not a Windows Update result code")
+        result, meaning = "Unknown", f"result code {code} is not a Windows Update result code"
     if hresult is None:
-        return EndMessageFacts(*known, None, None, None, False)
+        return EndMessageFacts(result_code, result, meaning, None, None, None, False)
+    shown = format_hresult(hresult)
     entry = HRESULTS.get(hresult)
     if entry is None:
-        return EndMessageFacts(*known, format_hresult(hresult), "", "not in the table", False)
+        return EndMessageFacts(result_code, result, meaning, shown, "", "not in the table", False)
     return EndMessageFacts(
-        *known, format_hresult(hresult), entry.name, entry.meaning, entry.reboot_required
+        result_code, result, meaning, shown, entry.name, entry.meaning, entry.reboot_required
     )
 
 
@@ -260,7 +261,8 @@ def judge_outcomes(
     ]
     choices = [0, 1, 1, 2, 3, 0, 1, 2, 1]  # positions in OUTCOMES
     outcome = np.select(conditions, choices, default=OUTCOMES.index("in progress"))
-    return pd.Categorical.from_codes(outcome.astype(np.int8), categories=OUTCOMES), untold
+    outcomes = pd.Categorical.from_codes(outcome.astype(np.int8), categories=pd.Index(OUTCOMES))
+    return cast(pd.Categorical, outcomes), untold  # pandas-stubs: Categorical[str], invariant
 
 
 def factorize(values: list[str | None]) -> tuple[np.ndarray, list[str | None]]:
@@ -288,4 +290,5 @@ def categorical(
     position = {value: n for n, value in enumerate(categories)}
     remap = np.array([position.get(value, -1) for value in uniques], dtype=np.int64)
     full = remap[codes] if len(remap) else np.full(len(codes), -1, dtype=np.int64)
-    return pd.Categorical.from_codes(full, categories=pd.Index(categories), validate=False)
+    column = pd.Categorical.from_codes(full, categories=pd.Index(categories), validate=False)
+    return cast(pd.Categorical, column)  # pandas-stubs: Categorical[str], invariant

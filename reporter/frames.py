@@ -8,7 +8,7 @@ Each frame builder returns its :class:`~reporter.notes.Notes` beside the frame.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,7 @@ class ServerTable:
         """
         whole = self._columns.get(name)
         if whole is None:
+            values: list[str] | list[str | None]
             if name == "account_alias":
                 values = self.aliases
             elif name == "server_id":
@@ -331,7 +332,8 @@ def normalise_statuses(codes: np.ndarray, uniques: list[str | None]) -> pd.Categ
     """:func:`normalise_status` over a factorized column, once per distinct value."""
     mapped = np.array([STATUSES.index(normalise_status(u)) for u in uniques], dtype=np.int8)
     full = mapped[codes] if len(mapped) else np.zeros(0, dtype=np.int8)
-    return pd.Categorical.from_codes(full, categories=STATUSES, validate=False)
+    column = pd.Categorical.from_codes(full, categories=pd.Index(STATUSES), validate=False)
+    return cast(pd.Categorical, column)  # pandas-stubs: Categorical[str], invariant
 
 
 def whole_seconds(seconds: np.ndarray) -> pd.api.extensions.ExtensionArray:

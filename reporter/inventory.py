@@ -178,6 +178,8 @@ def _duplicate_reason(first: InventoryRow, attributes: dict[str, str]) -> str:
 def load_inventory(path: str | Path) -> Inventory:
     """Read an inventory CSV (SPEC 2).
 
+    The example needs a file, so it is not run as a test:
+
     >>> inventory = load_inventory("servers.csv")  # doctest: +SKIP
     >>> len(inventory.rows) + len(inventory.problems) == inventory.data_rows  # doctest: +SKIP
     True

@@ -27,7 +27,7 @@ STATUSES = ["pending", "running", "completed", "failed", "unknown"]
 
 # Canonical field -> the spellings accepted for it, compared after removing case, "_", "-"
 # and spaces (so execution_id, Execution_id, EXECUTION_ID and executionId all match).
-EXECUTION_FIELDS = {
+EXECUTION_FIELDS: dict[str, tuple[str, ...]] = {
     "execution_id": ("executionid",),
     "status": ("status",),
     "start_time": ("starttime",),
@@ -35,7 +35,7 @@ EXECUTION_FIELDS = {
     "duration": ("duration",),
     "patches": ("patches",),
 }
-PATCH_FIELDS = {
+PATCH_FIELDS: dict[str, tuple[str, ...]] = {
     "patch_begin_message": ("patchbeginmessage", "beginmessage"),
     "patch_end_message": ("patchendmessage", "endmessage"),
     "status": ("status",),
@@ -295,7 +295,9 @@ def _layout_getter(
         def getter(data: dict, keys: tuple = spelled) -> tuple:
             return tuple(None if key is None else data.get(key) for key in keys)
 
-    readers = {name: _missing if key is None else itemgetter(key) for name, key in keys.items()}
+    readers: dict[str, Callable[[dict], Any]] = {
+        name: _missing if key is None else itemgetter(key) for name, key in keys.items()
+    }
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
     cache[layout] = Layout(getter, tuple(duplicates), keys, readers)
@@ -401,14 +403,14 @@ def parse_times(
     clock = np.flatnonzero((parsed >= before) & (parsed <= pd.Timestamp.now(tz="UTC")))
     words = [position for position in clock if values[position] in ("now", "today")]
     if words:
-        parsed = parsed.where(~np.isin(np.arange(len(parsed)), words))
+        parsed = pd.DatetimeIndex(parsed.where(~np.isin(np.arange(len(parsed)), words)))
     if parsed.unit != "ns":
         # The model's times are nanosecond based; years outside its range are not real times.
         low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         if len(parsed) and not (parsed.min() >= low and parsed.max() <= high):
-            parsed = parsed.where((parsed >= low) & (parsed <= high))
+            parsed = pd.DatetimeIndex(parsed.where((parsed >= low) & (parsed <= high)))
         parsed = parsed.as_unit("ns")
-    for position in np.flatnonzero(parsed.isna()):
+    for position in np.flatnonzero(parsed.isna()).tolist():
         raw = values[position]
         if raw is not None and raw.strip():
             shown = raw if len(raw) <= 40 else raw[:37] + "..."
@@ -438,8 +440,8 @@ def parse_duration(text: str | None) -> int | None:
             return round(hours * 3600 + minutes * 60 + seconds)
         clock = _DURATION_CLOCK.fullmatch(text)
         if clock:
-            hours, minutes, seconds = clock.groups()
-            return round(int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds))
+            hh, mm, ss = clock.groups()
+            return round(int(hh or 0) * 3600 + int(mm) * 60 + float(ss))
         if _DURATION_NUMBER.fullmatch(text):
             return round(float(text))
     except (ValueError, OverflowError):

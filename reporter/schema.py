@@ -16,20 +16,22 @@ Dtypes are pandas dtype names, plus ``text``: Python strings (None when missing)
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import pandas as pd
 
 from reporter.derive import CLASSIFICATIONS, OUTCOMES, RESULTS
 from reporter.parse import STATUSES
 
-CATEGORY = "category"
-TEXT = "text"
-STRING = "string"  # pandas' nullable string dtype: missing is pd.NA
-INT = "Int64"
-SMALL_INT = "Int8"
-BOOLEAN = "boolean"
-TIME = "datetime64[ns, UTC]"
-FLOAT = "Float64"
+# Final: each is its literal value to a type checker, as pandas' dtype names are.
+CATEGORY: Final = "category"
+TEXT: Final = "text"
+STRING: Final = "string"  # pandas' nullable string dtype: missing is pd.NA
+INT: Final = "Int64"
+SMALL_INT: Final = "Int8"
+BOOLEAN: Final = "boolean"
+TIME: Final = "datetime64[ns, UTC]"
+FLOAT: Final = "Float64"
 DTYPES = (CATEGORY, TEXT, STRING, INT, SMALL_INT, BOOLEAN, TIME, FLOAT)
 
 # A server's compliance status (SPEC 4): the categories of the servers frame's "compliance".
@@ -509,7 +511,7 @@ def _converted(values: pd.Series, spec: ColumnSpec | None) -> pd.Series:
         return values.astype(object)
     if spec.dtype == TIME:
         return pd.to_datetime(values, utc=True).dt.as_unit("ns")
-    return values.astype(spec.dtype)
+    return values.astype(pd.api.types.pandas_dtype(spec.dtype))
 
 
 def empty_frame(schema: FrameSchema) -> pd.DataFrame:

@@ -1,8 +1,10 @@
-"""Shared fixtures: simulated Patching API servers on loopback."""
+"""Shared fixtures: simulated Patching API servers on loopback, and reporter's log."""
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from logins import use_demo_login
 
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
 
@@ -44,14 +46,25 @@ def simulator(sim_factory: StartSimulator) -> SimulatorServer:
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """The simulator's demo login in CLC_USER/CLC_PASSWORD, and no other credential or URL."""
-    for name in (
-        "CLC_V2_API_USERNAME",
-        "CLC_V2_API_PASSWD",
-        "CLC_BEARER_TOKEN",
-        "REPORTER_API_URL",
-        "REPORTER_LOGIN_URL",
-        "REPORTER_SERVERS_API_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLC_USER", "demo")
-    monkeypatch.setenv("CLC_PASSWORD", "demo")
+    use_demo_login(monkeypatch)
+
+
+@pytest.fixture
+def reporter_warnings() -> Iterator[list[logging.LogRecord]]:
+    """What reporter logs at WARNING and above during the test.
+
+    Listened to on the "reporter" logger itself: once a CLI run has configured the log in
+    this process, its records no longer reach the root logger, where caplog listens (pytest
+    before 9 does not follow them), so caplog would see them or not by the order of tests.
+    """
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("reporter")
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -7,18 +7,23 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from logins import use_demo_login
 from readers import sheet_rows
 
 from reporter.cli import main
 from reporter.fileio import FILE_MODE
-from reporter.simulator import Fleet
+from reporter.simulator import Fleet, SimulatorServer
 
 FORMATS = ("html", "pdf", "xlsx", "csv")
 
 
+def cli_fleet() -> Fleet:
+    return Fleet.generate(servers=8, executions_per_server=2, seed=11)
+
+
 @pytest.fixture
 def fleet() -> Fleet:
-    return Fleet.generate(servers=8, executions_per_server=2, seed=11)
+    return cli_fleet()
 
 
 def listed_in_full(fleet: Fleet) -> list:
@@ -45,17 +50,32 @@ def urls(sim) -> list[str]:
     return ["--api-url", sim.api_url, "--login-url", sim.login_url]
 
 
-def test_run_writes_every_format(tmp_path, fleet, sim_factory, credentials):
-    sim = sim_factory(fleet)
-    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
-    code, output = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
+@pytest.fixture(scope="module")
+def every_format(tmp_path_factory) -> tuple[Fleet, Path, int, str]:
+    """One run in every format (umask 022), read by several tests: (fleet, out, exit, stdout)."""
+    folder = tmp_path_factory.mktemp("every-format")
+    out = folder / "out"
+    fleet = cli_fleet()
+    inventory = clean_inventory(fleet, folder / "inventory.csv")
+    with pytest.MonkeyPatch.context() as patch, SimulatorServer(fleet) as sim:
+        use_demo_login(patch)
+        old = os.umask(0o022)
+        try:
+            code, output = run_cli(["run", str(inventory), "--out", str(out), *urls(sim)])
+        finally:
+            os.umask(old)
+    return fleet, out, code, output
+
+
+def test_run_writes_every_format(every_format):
+    fleet, out, code, output = every_format
     assert code == 0, output
-    written = sorted(p.name for p in (tmp_path / "out").glob("patch-compliance-*"))
+    written = sorted(p.name for p in out.glob("patch-compliance-*"))
     assert [Path(name).suffix for name in written] == [".csv", ".html", ".pdf", ".xlsx"]
     assert "% compliant" in output and "Wrote:" in output
-    [label] = (tmp_path / "out" / "evidence").iterdir()  # the run's date: it has no period
+    [label] = (out / "evidence").iterdir()  # the run's date: it has no period
     assert (label / "manifest.json").is_file() and (label / "run.json").is_file()
-    rows = list(csv.DictReader((tmp_path / "out" / written[0]).open(encoding="utf-8")))
+    rows = list(csv.DictReader((out / written[0]).open(encoding="utf-8")))
     assert len(rows) == sum(e.patch_count for e in listed_in_full(fleet))
 
 
@@ -209,6 +229,7 @@ def test_explain_nonsense_exits_2(capsys):
     assert "banana" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the demo fleet of 240 executions in every format: a 23-page PDF
 def test_demo(tmp_path):
     code, output = run_cli(["demo", "--out", str(tmp_path)])
     assert code == 0, output
@@ -259,18 +280,13 @@ def test_email_settings_checked_before_anything_is_fetched(
     assert "REPORTER_SMTP_HOST" in err and "add pdf to --format" in err
 
 
-def test_reports_are_readable_as_ordinary_files(tmp_path, fleet, sim_factory, credentials):
-    sim = sim_factory(fleet)
-    inventory = clean_inventory(fleet, tmp_path / "inventory.csv")
-    old = os.umask(0o022)
-    try:
-        code, _ = run_cli(["run", str(inventory), "--out", str(tmp_path / "out"), *urls(sim)])
-    finally:
-        os.umask(old)
+def test_reports_are_readable_as_ordinary_files(every_format):
+    _, out, code, _ = every_format
     assert code == 0
-    for path in (tmp_path / "out").rglob("*"):
-        if path.is_file():
-            assert path.stat().st_mode & 0o777 == FILE_MODE, path
+    files = [path for path in out.rglob("*") if path.is_file()]
+    assert len(files) > 4  # the reports and the evidence
+    for path in files:
+        assert path.stat().st_mode & 0o777 == FILE_MODE, path
 
 
 def test_refused_token_stops_the_run_and_leaves_nothing(

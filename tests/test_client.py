@@ -512,16 +512,17 @@ def test_session_is_shared_pooled_and_verifying(simulator):
     assert client.session.headers["User-Agent"].startswith("reporter/")
 
 
-def test_concurrent_fetch_is_faster_than_one_at_a_time(sim_factory):
+def test_a_fetch_keeps_several_requests_in_flight(sim_factory):
+    # How much faster than one at a time is a benchmark figure (benchmarks/bench_fetch.py).
     fleet = Fleet.generate(servers=16, executions_per_server=4, seed=19)
     sim = sim_factory(fleet, FaultConfig(latency_ms=50))
     client = client_for(sim, concurrency=16)
     client.login()
-    started = time.perf_counter()
     result = client.fetch(explicit_targets(fleet.executions))
-    elapsed = time.perf_counter() - started
     assert len(result.executions) == 64
-    assert elapsed < 64 * 0.05 / 4  # one at a time takes 3.2 s; 16 at a time ~0.2 s
+    # Requests one at a time would all go over one keep-alive connection; each connection
+    # beyond the first was opened for a request sent while another was still waiting.
+    assert sim.stats.snapshot()["connections"] > 1
 
 
 def test_each_request_is_logged_at_debug(simulator):
@@ -548,7 +549,7 @@ def test_each_request_is_logged_at_debug(simulator):
     )
 
 
-def test_ctrl_c_stops_the_workers_quickly(sim_factory, tmp_path):
+def test_ctrl_c_stops_the_workers_and_drops_the_queue(sim_factory, tmp_path):
     from reporter.fetch import EvidenceStore
 
     fleet = Fleet.generate(servers=50, executions_per_server=4, seed=23)
@@ -567,15 +568,14 @@ def test_ctrl_c_stops_the_workers_quickly(sim_factory, tmp_path):
 
     store = EvidenceStore(tmp_path / "evidence")
     client = client_for(sim, concurrency=8, evidence=store, progress=InterruptAfter())
-    started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         client.fetch(explicit_targets(fleet.executions))
-    assert time.perf_counter() - started < 3
-    time.sleep(0.2)
-    settled = sim.stats.requests
-    time.sleep(0.3)
-    assert sim.stats.requests == settled < 100  # nothing more was sent
-    assert not [t for t in threading.enumerate() if t.name.startswith("reporter-fetch")]
+    workers = [t for t in threading.enumerate() if t.name.startswith("reporter-fetch")]
+    for worker in workers:
+        worker.join(timeout=30)  # a guard against a hang: they end at once
+    assert not [worker for worker in workers if worker.is_alive()]
+    # With every worker gone nothing more can be sent: the queue of 200 was dropped.
+    assert sim.stats.requests < 100
     manifest = json.loads((tmp_path / "evidence" / "manifest.json").read_text())
     assert len(manifest["entries"]) >= 20
 

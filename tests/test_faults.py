@@ -16,6 +16,9 @@ import pytest
 from reporter.cli import main
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
 
+# The fault matrix: a slow end-to-end suite (rate limits and hangs take real seconds).
+pytestmark = pytest.mark.slow
+
 SERVERS = 80
 EXECUTIONS_PER_SERVER = 4
 CONCURRENCY = 16

@@ -5,7 +5,6 @@ import hashlib
 import io
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -283,26 +282,24 @@ def test_line_without_end_is_skipped_not_swallowed(tmp_path):
     assert [(row.line, row.server_id) for row in inventory.rows] == [(3, "VA1SRV01")]
 
 
-def test_a_million_blank_lines_stream_quickly(tmp_path):
+def test_a_million_blank_lines_are_skipped_and_counted(tmp_path):
+    # How fast they are read is a benchmark figure (benchmarks/bench_tabular.py).
     path = write(tmp_path, "server_id,owner\n" + "\n , ,\r\n" * 500_000 + "VA1SRV01,ops\n")
-    started = time.process_time()
     inventory = load_inventory(path)
-    assert time.process_time() - started < 10
     assert [(row.line, row.server_id) for row in inventory.rows] == [(1_000_002, "VA1SRV01")]
     assert inventory.data_rows == 1
 
 
-def test_100k_rows_load_well_under_2_seconds(tmp_path):
+def test_20k_rows_load_in_order_with_their_attributes(tmp_path):
+    # How fast 100,000 rows load is a benchmark figure (benchmarks/bench_tabular.py).
     lines = ["server_id,execution_id,account_alias,owner,environment,os"]
-    lines += [
-        f"VA1SRV{i:06d},VA1-{i + 100000},OSD,team{i % 9},prod,Windows" for i in range(100_000)
-    ]
+    lines += [f"VA1SRV{i:06d},VA1-{i + 100000},OSD,team{i % 9},prod,Windows" for i in range(20_000)]
     path = write(tmp_path, "\n".join(lines) + "\n")
-    started = time.process_time()  # CPU time: steady when other tests share the machine
     inventory = load_inventory(path)
-    elapsed = time.process_time() - started
-    assert len(inventory.rows) == 100_000 and not inventory.problems
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert len(inventory.rows) == inventory.data_rows == 20_000 and not inventory.problems
+    last = inventory.rows[-1]
+    assert (last.line, last.server_id, last.execution_id) == (20_001, "VA1SRV019999", "VA1-119999")
+    assert last.attributes == {"owner": "team1", "environment": "prod", "os": "Windows"}
 
 
 def test_missing_file(tmp_path):

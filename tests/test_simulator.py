@@ -9,17 +9,21 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 import requests
+from processes import sigint_reaches_children
 
 from reporter.cli import build_parser
 from reporter.errors import UsageError
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
+from reporter.simulator import faults as faults_module
 from reporter.simulator.cli import is_loopback, start_simulator
+from reporter.simulator.faults import FaultInjector
 from reporter.simulator.fleet import INVENTORY_COLUMNS
 
 LOGIN = {"username": "demo", "password": "demo"}
@@ -222,18 +226,15 @@ def test_stats_count_kinds_statuses_and_paths(simulator):
     assert stats["paths"]["/rest" + detail_path(execution)] == 2
 
 
-def test_keep_alive_is_fast(simulator):
+def test_keep_alive_serves_a_session_on_one_connection(simulator):
+    # How fast it answers is a benchmark figure (benchmarks/bench_fetch.py), not a test.
     executions = simulator.fleet.executions
     with requests.Session() as session:
         token = login(simulator, session)
-        started = time.perf_counter()
-        for index in range(300):
+        for index in range(100):
             assert get(
                 simulator, detail_path(executions[index % len(executions)]), token, session
             ).ok
-        elapsed = time.perf_counter() - started
-    print(f"300 keep-alive requests: {elapsed:.3f} s ({elapsed / 300 * 1000:.2f} ms each)")
-    assert elapsed < 2.0
     assert simulator.stats.snapshot()["connections"] == 1
 
 
@@ -250,16 +251,29 @@ def test_stop_closes_idle_keep_alive_connections(sim_factory):
 # --- faults -----------------------------------------------------------------------------
 
 
+def wait_for_requests(sim: SimulatorServer, count: int) -> None:
+    """Return once the simulator has received ``count`` requests (it counts them on arrival)."""
+    for _ in range(3000):  # 3000 x 10 ms: only a guard against a hang
+        if sim.stats.requests >= count:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"only {sim.stats.requests} of {count} requests arrived")
+
+
 def test_latency_delays_each_request_without_serialising_them(sim_factory):
-    sim = sim_factory(faults=FaultConfig(latency_ms=200))
+    sim = sim_factory(faults=FaultConfig(latency_ms=3_600_000))  # an hour: answers wait for stop
     token = login(sim)
     path = detail_path(sim.fleet.executions[0])
-    started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: get(sim, path, token).status_code, range(8)))
-    elapsed = time.perf_counter() - started
-    assert statuses == [200] * 8
-    assert 0.2 <= elapsed < 0.8  # eight in a row would take 1.6 s
+        waiting = [pool.submit(get, sim, path, token, timeout=120) for _ in range(8)]
+        # All eight are in the server at once (none waits for another's delay to end), and
+        # each is held back by the latency: none has its answer yet.
+        wait_for_requests(sim, 1 + 8)  # the login, then the eight
+        assert not any(future.done() for future in waiting)
+        sim.stop()  # wakes the delayed requests; they end without an answer
+        outcomes = [future.exception() for future in waiting]
+    assert all(isinstance(outcome, requests.ConnectionError) for outcome in outcomes), outcomes
+    assert sim.stats.snapshot()["by_kind"] == {"login": 1, "detail": 8}
 
 
 def test_error_rate_answers_5xx_at_about_that_share(sim_factory):
@@ -277,10 +291,8 @@ def test_error_rate_answers_5xx_at_about_that_share(sim_factory):
 def test_faults_leave_the_login_alone(sim_factory):
     faults = FaultConfig(error_rate=1.0, malformed_rate=1.0, hang_rate=1.0, rate_limit=1)
     sim = sim_factory(faults=faults)
-    started = time.perf_counter()
     for _ in range(5):
-        login(sim)
-    assert time.perf_counter() - started < 2.0
+        login(sim)  # each answered 200 within login()'s timeout: no hang, no 429, no error
     response = get(sim, detail_path(sim.fleet.executions[0]), sim.issued_tokens[0])
     assert response.status_code in (500, 502, 503, 504)
 
@@ -290,17 +302,35 @@ def test_rate_limit_answers_429_with_retry_after(sim_factory):
     token = login(sim)
     path = detail_path(sim.fleet.executions[0])
     with requests.Session() as session:
-        started = time.perf_counter()
         responses = [get(sim, path, token, session) for _ in range(100)]
-        elapsed = time.perf_counter() - started
-        limited = [r for r in responses if r.status_code == 429]
-        passed = len(responses) - len(limited)
-        assert limited and all(r.headers["Retry-After"] == "1" for r in limited)
-        assert limited[0].json()["message"]
-        assert 20 <= passed <= 20 + elapsed * 20 + 1
-        time.sleep(0.15)
-        assert get(sim, path, token, session).status_code == 200
+    limited = [r for r in responses if r.status_code == 429]
+    passed = len(responses) - len(limited)
+    assert limited and all(r.headers["Retry-After"] == "1" for r in limited)
+    assert limited[0].json()["message"]
+    assert passed >= 20  # one second of burst, then what refills while they are sent
     assert len(sim.stats.snapshot()["rate_limited_at"]) == len(limited)
+
+
+class FakeClock:
+    """Stands in for the ``time`` module where only ``time.monotonic()`` is read."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_the_rate_limit_is_a_bucket_of_one_second_that_refills_at_the_rate(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(faults_module, "time", clock)
+    injector = FaultInjector(FaultConfig(rate_limit=20))
+    assert [injector.admit() for _ in range(21)] == [True] * 20 + [False]
+    clock.now += 0.25  # five tokens back
+    assert [injector.admit() for _ in range(6)] == [True] * 5 + [False]
+    clock.now += 60  # a long pause refills the bucket, no more
+    assert sum(injector.admit() for _ in range(40)) == 20
+    assert FaultInjector(FaultConfig()).admit()  # no rate limit: every request admitted
 
 
 def test_malformed_rate_truncates_the_body(sim_factory):
@@ -317,21 +347,21 @@ def test_malformed_rate_truncates_the_body(sim_factory):
 
 
 def test_hang_outlasts_the_client_timeout_and_never_blocks_stop(sim_factory):
-    sim = sim_factory(faults=FaultConfig(hang_rate=1.0, hang_seconds=60))
+    sim = sim_factory(faults=FaultConfig(hang_rate=1.0, hang_seconds=3600))
     token = login(sim)
     with pytest.raises(requests.ReadTimeout):
         get(sim, detail_path(sim.fleet.executions[0]), token, timeout=0.3)
-    started = time.perf_counter()
-    sim.stop()
-    assert time.perf_counter() - started < 2.0
+    stopper = threading.Thread(target=sim.stop)
+    stopper.start()
+    stopper.join(timeout=60)  # a stop that waited for the hang would take an hour
+    assert not stopper.is_alive() and not sim.running
 
 
 def test_a_short_hang_still_answers(sim_factory):
-    sim = sim_factory(faults=FaultConfig(hang_rate=1.0, hang_seconds=0.3))
+    sim = sim_factory(faults=FaultConfig(hang_rate=1.0, hang_seconds=0.05))
     token = login(sim)
-    started = time.perf_counter()
     assert get(sim, detail_path(sim.fleet.executions[0]), token).status_code == 200
-    assert time.perf_counter() - started >= 0.3
+    assert sim.stats.snapshot()["faults"] == {"hang": 1}
 
 
 def test_tokens_expire_after_n_requests_until_the_next_login(sim_factory):
@@ -527,13 +557,10 @@ def test_unknown_inventory_rows_are_404_and_discovery_servers_have_a_summary(sim
         assert len(entries) == 2
 
 
-def test_ten_thousand_executions_generate_and_serve_quickly(sim_factory):
-    started = time.perf_counter()
+def test_ten_thousand_executions_generate_and_serve(sim_factory):
+    # How long generating takes is a benchmark figure (benchmarks/bench_fetch.py).
     fleet = Fleet.generate(servers=2500, executions_per_server=4, seed=9)
-    generated = time.perf_counter() - started
-    patches = sum(execution.patch_count for execution in fleet.executions)
-    print(f"generated {len(fleet.executions)} executions, {patches} patches in {generated:.2f} s")
-    assert len(fleet.executions) == 10_000 and generated < 10
+    assert len(fleet.executions) == 10_000
     sim = sim_factory(fleet)
     with requests.Session() as session:
         token = login(sim, session)
@@ -612,13 +639,15 @@ def test_loopback_hosts():
 
 
 def test_reporter_simulate_serves_until_ctrl_c(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reporter", "simulate", "--port", "0", "--servers", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+    # A separate process is the point: Ctrl-C reaches the command as it does in a terminal.
+    with sigint_reaches_children():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reporter", "simulate", "--port", "0", "--servers", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
     try:
         lines = []
         while not lines or not lines[-1].startswith("press Ctrl-C"):
@@ -628,7 +657,9 @@ def test_reporter_simulate_serves_until_ctrl_c(tmp_path):
         login_url = next(line.split()[-1] for line in lines if line.startswith("Login API:"))
         assert requests.post(login_url, json=LOGIN, timeout=5).status_code == 200
         process.send_signal(signal.SIGINT)
-        rest, errors = process.communicate(timeout=10)
+        # Stopping takes a fraction of a second; the timeout only keeps a lost signal from
+        # hanging the suite.
+        rest, errors = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 0, errors

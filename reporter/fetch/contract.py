@@ -47,7 +47,7 @@ def decode_json(body: bytes | str) -> Any:
     ValueError, not RecursionError, and a lone surrogate (``"\\ud800"``) in a string or key
     becomes U+FFFD, so that no report writer fails on it later.
 
-    >>> decode_json(b'{"status": "\\ud800ok"}')
+    >>> decode_json(b'{"status": "\\\\ud800ok"}')
     {'status': '\ufffdok'}
     """
     try:

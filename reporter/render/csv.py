@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,7 @@ def frame_to_csv_bytes(df: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def write_frame(df: pd.DataFrame, handle: TextIO) -> None:
+def write_frame(df: pd.DataFrame, handle: IO[str]) -> None:
     """Write ``df``'s header and rows to an open text ``handle`` (opened with ``newline=""``)."""
     handle.write(",".join(quote(neutralise(str(name))) for name in df.columns) + "\n")
     columns = merge_neighbours([column_cells(df.iloc[:, i]) for i in range(df.shape[1])], len(df))
@@ -135,8 +135,12 @@ def column_cells(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(codes < 0, len(texts), codes), lookup
 
 
-def distinct_texts(uniques: object) -> list[str]:
-    """The CSV text of each distinct (never unknown) value, by the column's type."""
+def distinct_texts(uniques: Any) -> list[str]:
+    """The CSV text of each distinct (never unknown) value, by the column's type.
+
+    ``uniques`` is what :func:`factorize_column` found: an Index or an ExtensionArray, whose
+    dtype says how to format it.
+    """
     dtype = getattr(uniques, "dtype", None)
     if isinstance(dtype, pd.CategoricalDtype):
         # The used categories, in order of appearance: format them as their own type.

@@ -23,7 +23,7 @@ fast, when its internals are not as that class expects). The workbook itself (st
 filters, conditional formats, links, packaging) is XlsxWriter's.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +156,7 @@ def write_table(
     max_rows: int,
     flag_column: str | None = None,
     flag_value: str | None = None,
-    attributes: Sequence[str] = (),
+    attributes: Collection[str] = (),
     zone: str = "UTC",
 ) -> None:
     """Write ``frame`` as one or more sheets named ``name``, ``name (2)``, ... .
@@ -201,7 +201,7 @@ def write_table(
         formats = (styles.header, styles.date, styles.link)
         if not (fast and sheet.load_rows(plans, headers, start, stop, linked, formats)):
             write_cells(sheet, styles, plans, headers, start, stop)
-        if linked is not None:
+        if linked is not None and kb_col is not None:
             write_kb_links(sheet, styles, plans[kb_col], kb_col, start, linked)
 
 

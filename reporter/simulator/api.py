@@ -173,6 +173,7 @@ class Api:
         if target.kind == "detail":
             key = (target.alias.upper(), target.server_id, target.execution_id)
         self.stats.arrived(target.kind, path, key)
+        response: Response | None
         if target.kind == "login":
             response = self.login(body) if method == "POST" else self._not_allowed("POST")
         elif target.kind == "other" and not path.startswith(("/rest/", "/v2/")):

@@ -331,7 +331,8 @@ def generate_fleet(
     months = patch_months(generator.now, executions_per_server)
     executions: list[SimExecution] = []
     for index, server in enumerate(server_list):
-        previous, retry = None, []
+        previous: SimExecution | None = None
+        retry: list[str] = []
         for slot, month in enumerate(months):
             position = index * executions_per_server + slot
             features = {name for name, chosen in per_slot.items() if position in chosen}

@@ -73,14 +73,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(response)
 
     def _read_body(self) -> bytes | None:
+        """The request's body; None once a refusal has been sent instead."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._refuse(411, "A Content-Length is required.")
+            self._refuse(411, "A Content-Length is required.")
+            return None
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            return self._refuse(400, "The Content-Length header is not a number.")
+            self._refuse(400, "The Content-Length header is not a number.")
+            return None
         if length < 0 or length > MAX_BODY:
-            return self._refuse(413, "The request body is too large.")
+            self._refuse(413, "The request body is too large.")
+            return None
         return self.rfile.read(length) if length else b""
 
     def _refuse(self, status: int, text: str) -> None:
@@ -154,6 +158,8 @@ class SimulatorServer:
     (``/v2``), on a thread.
 
     Example:
+        It listens on a port and sends a request, so it is not run as a test.
+
         >>> with SimulatorServer(Fleet.generate(servers=2)) as sim:  # doctest: +SKIP
         ...     requests.post(sim.login_url, json={"username": "demo", "password": "demo"})
     """

@@ -76,7 +76,7 @@ class Attempt:
     arch: str | None
     version: str | None
     outcome: str
-    at: pd.Timestamp
+    at: pd.Timestamp  # NaT (not a Timestamp) when the API did not say
     source: str
     where: str | None
     title: str | None
@@ -92,7 +92,8 @@ class Attempt:
             what = f"{self.name}-{self.version}.{self.arch}" if self.arch else self.name
         else:
             what = self.key
-        when = "an unknown time" if pd.isna(self.at) else f"{self.at:%Y-%m-%d}"
+        known = isinstance(self.at, pd.Timestamp)  # NaT, when the API did not say, is not one
+        when = f"{self.at:%Y-%m-%d}" if known else "an unknown time"
         verb = "succeeded" if self.succeeded else "failed"
         where = f", {self.where}" if self.where else ""
         return f"{what} {verb} {when} ({self.source}{where})"
