@@ -99,6 +99,17 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "data_center": _texts,
     "group": _text,
 }
+# Settings that change how the reports look, not their figures: a run keeps them in its
+# run.json, and a re-render takes them from there unless they are chosen again.
+PRESENTATION_SETTINGS = (
+    "timezone",
+    "group_by",
+    "columns",
+    "prepared_by",
+    "reviewed_by",
+    "approved_by",
+    "classification",
+)
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
 
@@ -234,7 +245,7 @@ def settings_from_args(
             "give the inventory CSV, or --all-servers to report every active server of the "
             "account (or --from-archive DIR)"
         )
-    chosen = ("period", "title", "account", "data_center", "group")
+    chosen = ("period", "title", "account", "data_center", "group", *PRESENTATION_SETTINGS)
     given = {name for name in chosen if pick(name) is not None}
     login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
     columns = pick("columns")

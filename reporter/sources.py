@@ -24,7 +24,7 @@ from reporter.account_run import (
     inventory_from_account,
 )
 from reporter.completeness import not_performed
-from reporter.config import RunSettings, servers_api_beside
+from reporter.config import PRESENTATION_SETTINGS, RunSettings, servers_api_beside
 from reporter.errors import ApiUnreachableError, UsageError
 from reporter.fetch import (
     EvidenceStore,
@@ -124,6 +124,7 @@ def fetch_model(
                 ALL_SERVERS: from_account,
                 "data_centers": sorted(scope.data_centers),
                 "group": scope.group,
+                **presentation_settings(settings),
             },
         )
         with output_errors(folder / RUN_RECORD):
@@ -257,12 +258,45 @@ def recorded_scope(record: RunRecord | None) -> Scope:
     return Scope.of(data_centers, group if isinstance(group, str) else None)
 
 
+def presentation_settings(settings: RunSettings) -> dict[str, object]:
+    """The run.json settings that say how the reports present the figures (time zone,
+    grouping, columns, sign-off, classification), so that a re-render looks the same."""
+    return {
+        "timezone": settings.timezone,
+        "group_by": list(settings.group_by),
+        "columns": None if settings.columns is None else list(settings.columns),
+        "prepared_by": settings.prepared_by,
+        "reviewed_by": settings.reviewed_by,
+        "approved_by": settings.approved_by,
+        "classification": settings.classification,
+    }
+
+
+def recorded_presentation(settings: RunSettings, record: RunRecord) -> dict[str, object]:
+    """The presentation settings of the archived run that the user did not choose again."""
+    recorded = record.settings
+    chosen: dict[str, object] = {}
+    for name in PRESENTATION_SETTINGS:
+        if name in settings.given or name not in recorded:
+            continue
+        value = recorded[name]
+        if name == "group_by":
+            value = tuple(value or ())
+        elif name == "columns" and value is not None:
+            value = tuple(value)
+        elif name == "timezone" and not value:
+            continue
+        chosen[name] = value
+    return chosen
+
+
 def with_recorded_settings(settings: RunSettings, record: RunRecord) -> RunSettings:
     """``settings`` with what the archived run used wherever the user chose nothing."""
     given = settings.given
     scope = recorded_scope(record)
     return dataclasses.replace(
         settings,
+        **recorded_presentation(settings, record),
         period=settings.period if "period" in given else record.period,
         title=settings.title if "title" in given or not record.title else record.title,
         account=settings.account if "account" in given or not record.account else record.account,
