@@ -220,6 +220,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="ZONE",
         help="IANA time zone for the times in HTML, PDF and Excel (default: UTC)",
     )
+    run.add_argument(
+        "--sign-key",
+        metavar="FILE.p12",
+        help="sign the PDF (PAdES) with this PKCS#12 key and certificate; the password "
+        "comes from REPORTER_SIGN_PASSWORD",
+    )
     history = run.add_mutually_exclusive_group()
     history.add_argument(
         "--history",

@@ -98,6 +98,7 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "completeness_check": _boolean,
     "data_center": _texts,
     "group": _text,
+    "sign_key": _text,
 }
 # Settings that change how the reports look, not their figures: a run keeps them in its
 # run.json, and a re-render takes them from there unless they are chosen again.
@@ -159,6 +160,7 @@ class RunSettings:
     completeness_check: bool = True
     data_centers: tuple[str, ...] = ()
     group: str | None = None
+    sign_key: Path | None = None  # a PKCS#12 file; its password is in the environment
 
     @property
     def history_file(self) -> Path | None:
@@ -286,6 +288,7 @@ def settings_from_args(
         completeness_check=pick("completeness_check", True),
         data_centers=tuple(split_list(pick("data_center", ""), "data_center")),
         group=pick("group"),
+        sign_key=Path(pick("sign_key")) if pick("sign_key") else None,
     )
 
 
