@@ -149,7 +149,8 @@ def fetch_model(
     finally:
         evidence.close()
         client.close()
-        if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
+        if not evidence.answered():  # the API said nothing at all: leave no label behind
+            evidence.discard()
             discard_run_record(folder)
     with stage("model"):
         model = build_report(
