@@ -87,7 +87,9 @@ def fetch_model(
         timeout=settings.timeout,
         retries=settings.retries,
         evidence=evidence,
-        progress=Progress(),
+        # It counts the inventory's rows done: a server-only row may give several executions
+        # (or none), so "executions" would not be what the reports count.
+        progress=Progress(what="inventory rows"),
     )
     scope = Scope.of(settings.data_centers, settings.group)
     from_account = inventory is None
