@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from reporter import __version__
 from reporter.account import AccountListing, Scope
@@ -275,10 +276,10 @@ def presentation_settings(settings: RunSettings) -> dict[str, object]:
     }
 
 
-def recorded_presentation(settings: RunSettings, record: RunRecord) -> dict[str, object]:
+def recorded_presentation(settings: RunSettings, record: RunRecord) -> dict[str, Any]:
     """The presentation settings of the archived run that the user did not choose again."""
     recorded = record.settings
-    chosen: dict[str, object] = {}
+    chosen: dict[str, Any] = {}
     for name in PRESENTATION_SETTINGS:
         if name in settings.given or name not in recorded:
             continue

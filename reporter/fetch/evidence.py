@@ -108,7 +108,7 @@ def saved_failure(entry: Mapping[str, Any]) -> tuple[FailureKind, str] | None:
     if isinstance(failure, dict):
         reason = str(failure.get("reason") or "")
         try:
-            return FailureKind(failure.get("kind")), reason
+            return FailureKind(str(failure.get("kind"))), reason
         except ValueError:
             return FailureKind.HTTP_STATUS, reason or f"the API answered {failure.get('kind')}"
     status = entry.get("status", 200)
