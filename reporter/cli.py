@@ -31,6 +31,8 @@ example:
 SIMULATE_EXAMPLE = """\
 example:
   reporter simulate --port 8080 --servers 50 --inventory inventory.csv
+  # in another shell, with the exports the simulator prints:
+  reporter run inventory.csv --period 2026-11 --out reports
   curl -s -X POST http://127.0.0.1:8080/v2/authentication/login \\
        -d '{"username": "demo", "password": "demo"}'
 """
@@ -101,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate",
         help="serve a simulated Patching API and Login API on loopback",
-        description="Serve a deterministic simulated fleet over HTTP, with optional faults.",
+        description="Serve a deterministic simulated fleet over HTTP, with optional faults. "
+        "The fleet is seen as on 2026-11-20: each server's executions started in the months "
+        "up to 2026-11 (2026-08 to 2026-11 with the default 4 per server), so report it with "
+        "--period 2026-11 or an earlier one of those months. When it starts it prints the "
+        "months that hold data, the URLs and credentials to export, and the reporter run "
+        "command to point at it.",
         epilog=SIMULATE_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -230,6 +237,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="ZONE",
         help="IANA time zone for the times in HTML, PDF and Excel (default: UTC)",
     )
+    run.add_argument(
+        "--sign-key",
+        metavar="FILE.p12",
+        help="sign the PDF (PAdES) with this PKCS#12 key and certificate; the password "
+        "comes from REPORTER_SIGN_PASSWORD",
+    )
     history = run.add_mutually_exclusive_group()
     history.add_argument(
         "--history",
@@ -345,20 +358,36 @@ def add_inventory_options(inventory: argparse.ArgumentParser) -> None:
 def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
     """Options of ``reporter simulate``."""
     simulate.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+        "--host",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1)",
     )
     simulate.add_argument(
-        "--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)"
+        "--port",
+        type=int,
+        metavar="PORT",
+        default=8080,
+        help="port (default: 8080; 0 picks a free one)",
     )
     simulate.add_argument(
-        "--servers", type=int, default=50, help="servers in the fleet (default: 50)"
+        "--servers", type=int, metavar="N", default=50, help="servers in the fleet (default: 50)"
     )
     simulate.add_argument(
-        "--executions-per-server", type=int, default=4, help="executions per server (default: 4)"
+        "--executions-per-server",
+        type=int,
+        metavar="N",
+        default=4,
+        help="executions per server, one a month over the last four months (default: 4)",
     )
-    simulate.add_argument("--seed", type=int, default=1, help="fleet and fault seed (default: 1)")
     simulate.add_argument(
-        "--account", default="OSD", help="account alias of the fleet (default: OSD)"
+        "--seed", type=int, metavar="N", default=1, help="fleet and fault seed (default: 1)"
+    )
+    simulate.add_argument(
+        "--account",
+        metavar="ALIAS",
+        default="OSD",
+        help="account alias of the fleet (default: OSD)",
     )
     simulate.add_argument(
         "--inventory", metavar="FILE", help="write the fleet's inventory CSV here"
@@ -369,20 +398,46 @@ def add_simulate_options(simulate: argparse.ArgumentParser) -> None:
     simulate.add_argument(
         "--exceptions", metavar="FILE", help="write sample exceptions that fit the fleet here"
     )
-    simulate.add_argument("--user", default="demo", help="login user name (default: demo)")
-    simulate.add_argument("--password", default="demo", help="login password (default: demo)")
-    simulate.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     simulate.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of requests answered 500/502/503/504"
+        "--user", metavar="USER", default="demo", help="login user name (default: demo)"
     )
     simulate.add_argument(
-        "--rate-limit", type=float, default=0.0, metavar="RPS", help="answer 429 above this rate"
+        "--password", metavar="PASSWORD", default="demo", help="login password (default: demo)"
     )
     simulate.add_argument(
-        "--malformed-rate", type=float, default=0.0, help="share of 200s with a truncated body"
+        "--latency-ms",
+        type=float,
+        metavar="MS",
+        default=0.0,
+        help="added latency per request, in milliseconds",
     )
     simulate.add_argument(
-        "--hang-rate", type=float, default=0.0, help="share of requests that hang for minutes"
+        "--error-rate",
+        type=float,
+        metavar="RATE",
+        default=0.0,
+        help="share of requests answered 500/502/503/504 (0 to 1)",
+    )
+    simulate.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="RPS",
+        default=0.0,
+        help="answer 429 above this many requests per second",
+    )
+    simulate.add_argument(
+        "--malformed-rate",
+        type=float,
+        metavar="RATE",
+        default=0.0,
+        help="share of 200s with a truncated body (0 to 1)",
+    )
+    simulate.add_argument(
+        "--hang-rate",
+        type=float,
+        metavar="RATE",
+        default=0.0,
+        help="share of requests that hang for minutes (0 to 1)",
     )
     simulate.add_argument(
         "--token-ttl-requests",

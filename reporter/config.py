@@ -123,6 +123,7 @@ CONFIG_KEYS: dict[str, Callable[[object], object]] = {
     "completeness_check": _boolean,
     "data_center": _texts,
     "group": _text,
+    "sign_key": _text,
 }
 # How the config's sla_days table may name each severity ("none" or "" for no severity).
 SEVERITY_NAMES = {
@@ -131,7 +132,18 @@ SEVERITY_NAMES = {
     "": NO_SEVERITY,
     "no severity": NO_SEVERITY,
 }
-# Settings a re-render takes from the archive's run.json unless the user chose them.
+# Settings that change how the reports look, not their figures: a run keeps them in its
+# run.json, and a re-render takes them from there unless they are chosen again.
+PRESENTATION_SETTINGS = (
+    "timezone",
+    "group_by",
+    "columns",
+    "prepared_by",
+    "reviewed_by",
+    "approved_by",
+    "classification",
+)
+# Every setting a re-render takes from the archive's run.json unless the user chose it.
 RECORDED_SETTINGS = (
     "period",
     "title",
@@ -143,6 +155,7 @@ RECORDED_SETTINGS = (
     "sla_days",
     "reboot_pending",
     "baseline_lookback_months",
+    *PRESENTATION_SETTINGS,
 )
 SECRET_KEYS = {"password", "token", "bearer_token", "smtp_password", "user", "username"}
 
@@ -205,6 +218,7 @@ class RunSettings:
     completeness_check: bool = True
     data_centers: tuple[str, ...] = ()
     group: str | None = None
+    sign_key: Path | None = None  # a PKCS#12 file; its password is in the environment
 
     @property
     def history_file(self) -> Path | None:
@@ -345,6 +359,7 @@ def settings_from_args(
         completeness_check=pick("completeness_check", True),
         data_centers=tuple(split_list(pick("data_center", ""), "data_center")),
         group=pick("group"),
+        sign_key=Path(pick("sign_key")) if pick("sign_key") else None,
     )
 
 

@@ -6,6 +6,7 @@ the system's CAs, or against ``REPORTER_SMTP_CAFILE`` for a relay with an intern
 ``none`` (no TLS at all) is allowed only for a relay on this machine (loopback).
 """
 
+import hashlib
 import mimetypes
 import re
 import smtplib
@@ -179,15 +180,17 @@ def build_message(
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    message.set_content(body_text(model, [Path(p).name for p in attachments]))
-    for path in map(Path, attachments):
+    files = [(Path(path).name, Path(path).read_bytes()) for path in attachments]
+    pdfs = [(name, data) for name, data in files if name.lower().endswith(".pdf")]
+    checksum = (pdfs[0][0], hashlib.sha256(pdfs[0][1]).hexdigest()) if pdfs else None
+    message.set_content(body_text(model, [name for name, _ in files], checksum))
+    for name, data in files:
+        path = Path(name)
         maintype, subtype = ATTACHMENT_TYPES.get(path.suffix.lower(), (None, None))
         if maintype is None:
             guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             maintype, subtype = guessed.split("/", 1)
-        message.add_attachment(
-            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
-        )
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
     check_message(message, len(attachments))
     return message
 
@@ -222,14 +225,23 @@ def check_message(message: EmailMessage, attachments: int) -> None:
         raise DeliveryError("the report e-mail could not be built safely; nothing was sent")
 
 
-def body_text(model: ReportModel, attachment_names: Sequence[str]) -> str:
-    """The plain-text body: period, accounts, figures, the worst servers, what is attached."""
+def body_text(
+    model: ReportModel,
+    attachment_names: Sequence[str],
+    pdf_checksum: tuple[str, str] | None = None,
+) -> str:
+    """The plain-text body: period, accounts, figures, the worst servers, what is attached.
+
+    ``pdf_checksum`` is the attached PDF's name and SHA-256: the body quotes it, so that the
+    reader can check the file against it (and against its ``.sha256`` line).
+    """
     meta, kpis = model.meta, model.kpis
     period = meta.period or f"not limited (report of {meta.label})"
     lines = [
         one_line(f"{meta.title} {meta.label}"),
         "",
         f"Report ID: {meta.report_id}",
+        *([f"PDF SHA-256: {pdf_checksum[1]} ({pdf_checksum[0]})"] if pdf_checksum else []),
         f"Period: {period}",
         f"Accounts: {one_line(', '.join(meta.accounts)) or 'none'}",
         "",

@@ -71,6 +71,10 @@ class HistoryError(ReporterError):
     """The history database cannot be used: not reporter's, newer, locked, or not writable."""
 
 
+class SigningError(ReporterError):
+    """The signing key, its certificate or its password cannot be used to sign the PDF."""
+
+
 class DeliveryError(ReporterError):
     """The reports were written but could not be e-mailed."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reporter.account import Scope
+from reporter.checksums import write_checksum
 from reporter.config import RunSettings
 from reporter.deliver import (
     SmtpSettings,
@@ -28,6 +29,7 @@ from reporter.logs import register_environment_secrets
 from reporter.model import ReportModel
 from reporter.outfolder import claim_output_folder
 from reporter.runrecord import RUN_RECORD, RunRecord, choose_label_folder, write_run_record
+from reporter.signature import SigningKey, load_signing_key
 from reporter.sources import (
     archive_model,
     check_choices,
@@ -85,6 +87,7 @@ def run_in(
     register_environment_secrets(settings.env)  # before any file is read or message written
     # E-mail settings are checked before anything is fetched or written (exit 2, nothing done).
     delivery = prepare_delivery(settings) if settings.email_to else None
+    signing = prepare_signing(settings)  # the key too: a run that cannot sign fetches nothing
     archive = None
     if settings.from_archive:
         archive = choose_label_folder(settings.from_archive, settings.period)
@@ -139,12 +142,14 @@ def run_in(
         with timings.stage("history"):
             earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
             model = with_history(model, earlier, history_note(model, store))
-        written = render_all(model, settings, manifest_path, timings)
+        written = render_all(model, settings, manifest_path, timings, signing)
         if run_record is not None:
             folder, record = run_record
             with output_errors(folder / RUN_RECORD):
                 write_run_record(folder, dataclasses.replace(record, finished=True))
         print_summary(model, written, stdout)
+        if signing is not None and "pdf" in written:
+            print(f"Signed {written['pdf'].name} as {signing.subject} (PAdES)", file=stdout)
         try:
             if delivery:
                 with timings.stage("e-mail"):
@@ -179,9 +184,14 @@ def history_note(model: ReportModel, store: HistoryStore | None) -> str:
 
 
 def render_all(
-    model: ReportModel, settings: RunSettings, manifest_path: Path | None, timings: Timings
+    model: ReportModel,
+    settings: RunSettings,
+    manifest_path: Path | None,
+    timings: Timings,
+    signing: SigningKey | None = None,
 ) -> dict[str, Path]:
-    """Write each requested format; return the paths by format."""
+    """Write each requested format, each with its ``.sha256`` line beside it (the PDF's once
+    it is signed, with ``signing``); return the paths by format."""
     from reporter.render.csv import render_csv
     from reporter.render.excel import render_xlsx
     from reporter.render.html import render_html
@@ -204,13 +214,25 @@ def render_all(
                     manifest_path=manifest_path
                     if manifest_path and manifest_path.is_file()
                     else None,
+                    finish=signing.sign if signing is not None else None,
                 )
             elif fmt == "xlsx":
                 render_xlsx(model, path)
             elif fmt == "csv":
                 render_csv(model, path)
+            write_checksum(path)
         written[fmt] = path
     return written
+
+
+def prepare_signing(settings: RunSettings) -> SigningKey | None:
+    """The checked signing key of ``--sign-key``, or None; raise a ReporterError if it cannot
+    sign."""
+    if settings.sign_key is None:
+        return None
+    if "pdf" not in settings.formats:
+        raise UsageError("--sign-key signs the PDF: add pdf to --format")
+    return load_signing_key(settings.sign_key, settings.env)
 
 
 def prepare_delivery(settings: RunSettings) -> tuple[SmtpSettings, list[str]]:

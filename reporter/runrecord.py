@@ -18,6 +18,7 @@ a folder without a label and without run.json.
 import hashlib
 import json
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ RECORD_FORMAT = 1  # raised only when a reader of an older format could misread 
 LABEL = re.compile(r"\d{4}-\d{2}(-\d{2})?")
 DATE_LABEL = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECORD_MAX_BYTES = 1024 * 1024
+NAME_LISTS = ("group_by", "columns", "data_centers")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,9 @@ class RunRecord:
     """What ``evidence/{label}/run.json`` says about the run that wrote that folder.
 
     ``settings`` holds what shapes the figures (``period``, ``title``, ``account``: the alias
-    for rows without one, ``api_url``); it grows with new settings, and a reader ignores keys it
-    does not know.
+    for rows without one, ``api_url``) and how the reports present them
+    (:data:`reporter.config.PRESENTATION_SETTINGS`); it grows with new settings, and a reader
+    ignores keys it does not know.
     """
 
     label: str
@@ -156,9 +159,21 @@ def _file_name(value: Any) -> str | None:
 
 def _settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings, with the ones this version uses checked."""
-    for key in ("period", "title", "account", "api_url", "reboot_pending"):
+    texts = ("period", "title", "account", "api_url", "reboot_pending", "timezone", "prepared_by")
+    for key in (*texts, "reviewed_by", "approved_by", "classification"):
         if settings.get(key) is not None and not isinstance(settings[key], str):
             raise ValueError(f"setting {key} is not text")
+    for key in NAME_LISTS:
+        value = settings.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(item, str) for item in value)
+        ):
+            raise ValueError(f"setting {key} is not a list of names")
+    if settings.get("timezone"):
+        try:
+            zoneinfo.ZoneInfo(settings["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"timezone {settings['timezone']!r} is not a time zone") from None
     for kind in STANDARD_FILES:
         saved = settings.get(kind)
         if saved is not None and not (

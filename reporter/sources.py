@@ -25,7 +25,7 @@ from reporter.account_run import (
     inventory_from_account,
 )
 from reporter.completeness import not_performed
-from reporter.config import RunSettings, servers_api_beside
+from reporter.config import PRESENTATION_SETTINGS, RunSettings, servers_api_beside
 from reporter.errors import ApiUnreachableError, UsageError
 from reporter.fetch import (
     ArchiveSource,
@@ -106,7 +106,9 @@ def fetch_model(
         timeout=settings.timeout,
         retries=settings.retries,
         evidence=evidence,
-        progress=Progress(),
+        # It counts the inventory's rows done: a server-only row may give several executions
+        # (or none), so "executions" would not be what the reports count.
+        progress=Progress(what="inventory rows"),
     )
     scope = Scope.of(settings.data_centers, settings.group)
     from_account = inventory is None
@@ -146,6 +148,7 @@ def fetch_model(
                 "data_centers": sorted(scope.data_centers),
                 "group": scope.group,
                 **standard_settings(settings),
+                **presentation_settings(settings),
             },
         )
         with output_errors(folder / RUN_RECORD):
@@ -213,7 +216,8 @@ def fetch_model(
     finally:
         evidence.close()
         client.close()
-        if not evidence.manifest_path.exists():  # nothing fetched: leave no label behind
+        if not evidence.answered():  # the API said nothing at all: leave no label behind
+            evidence.discard()
             discard_run_record(folder)
     meta = dataclasses.replace(model.meta, manifest_sha256=file_sha256(evidence.manifest_path))
     return dataclasses.replace(model, meta=meta), (folder, record)
@@ -350,6 +354,38 @@ def recorded_scope(record: RunRecord | None) -> Scope:
     return Scope.of(data_centers, group if isinstance(group, str) else None)
 
 
+def presentation_settings(settings: RunSettings) -> dict[str, object]:
+    """The run.json settings that say how the reports present the figures (time zone,
+    grouping, columns, sign-off, classification), so that a re-render looks the same."""
+    return {
+        "timezone": settings.timezone,
+        "group_by": list(settings.group_by),
+        "columns": None if settings.columns is None else list(settings.columns),
+        "prepared_by": settings.prepared_by,
+        "reviewed_by": settings.reviewed_by,
+        "approved_by": settings.approved_by,
+        "classification": settings.classification,
+    }
+
+
+def recorded_presentation(settings: RunSettings, record: RunRecord) -> dict[str, Any]:
+    """The presentation settings of the archived run that the user did not choose again."""
+    recorded = record.settings
+    chosen: dict[str, Any] = {}
+    for name in PRESENTATION_SETTINGS:
+        if name in settings.given or name not in recorded:
+            continue
+        value = recorded[name]
+        if name == "group_by":
+            value = tuple(value or ())
+        elif name == "columns" and value is not None:
+            value = tuple(value)
+        elif name == "timezone" and not value:
+            continue
+        chosen[name] = value
+    return chosen
+
+
 def with_recorded_settings(settings: RunSettings, archive: LabelFolder) -> RunSettings:
     """``settings`` with what the archived run used wherever the user chose nothing: its
     period, title, account and scope, and the standard it was measured against (the saved
@@ -374,6 +410,7 @@ def with_recorded_settings(settings: RunSettings, archive: LabelFolder) -> RunSe
     days = recorded.get("sla_days")
     return dataclasses.replace(
         settings,
+        **recorded_presentation(settings, record),
         period=settings.period if "period" in given else record.period,
         title=settings.title if "title" in given or not record.title else record.title,
         account=settings.account if "account" in given or not record.account else record.account,

@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import re
 from pathlib import Path
 
 import openpyxl
@@ -259,6 +260,14 @@ def test_demo(tmp_path):
     }
     statuses = {row["Compliance"] for row in sheet_rows(book, "Servers")}
     assert {"Reboot pending", "Compliant (excepted)", "Non-compliant"} <= statuses
+    # The console says why the executions the API holds, the rows fetched and the executions
+    # counted differ, with the figures the run then shows.
+    rows = len((tmp_path / "demo-inventory.csv").read_text(encoding="utf-8").splitlines()) - 1
+    assert f"each month's run fetches those {rows} inventory rows" in output
+    counted = re.search(r"counts only those that started in its month \((\d+) in (\S+);", output)
+    assert counted, output
+    assert re.search(rf"\n  {counted.group(1)} executions, ", output)
+    assert f"Patch compliance (demo fleet) {counted.group(2)}: " in output
 
 
 def test_email_settings_checked_before_anything_is_fetched(

@@ -1,6 +1,7 @@
 """E-mail delivery against a real SMTP server on loopback (aiosmtpd), with TLS from a test CA."""
 
 import base64
+import hashlib
 import socket
 import ssl
 from collections.abc import Iterator
@@ -135,6 +136,7 @@ def check_message(relay: Relay, recipients: list[str]) -> None:
     assert "Non-compliant: 2" in body
     assert "OSD/VA1OSDWEB02" in body
     assert "patch-compliance-2026-10.pdf" in body
+    assert f"PDF SHA-256: {hashlib.sha256(PDF).hexdigest()} (patch-compliance-2026-10.pdf)" in body
     parts = {part.get_filename(): part for part in message.iter_attachments()}
     assert parts["patch-compliance-2026-10.pdf"].get_content_type() == "application/pdf"
     assert parts["patch-compliance-2026-10.pdf"].get_content() == PDF
@@ -369,3 +371,12 @@ def test_a_run_with_a_line_separator_in_its_title_mails_the_report(
     assert envelope.rcpt_tos == ["a@example.com"]
     assert message["Subject"].strip().startswith("Audit Q4 ")
     assert [part.get_content_type() for part in message.iter_attachments()] == ["application/pdf"]
+    # The body quotes the PDF's SHA-256 and report ID, as the .sha256 line beside it has them.
+    [checksum] = (tmp_path / "out").glob("*.pdf.sha256")
+    digest, name = checksum.read_text(encoding="ascii").split()
+    body = message.get_body(("plain",)).get_content()
+    assert f"PDF SHA-256: {digest} ({name})" in body
+    [pdf] = message.iter_attachments()
+    assert hashlib.sha256(pdf.get_content()).hexdigest() == digest
+    report_id = message["Subject"].split()[-1]
+    assert f"Report ID: {report_id}" in body

@@ -73,7 +73,8 @@ def test_bodies_are_saved_as_received_and_the_manifest_checks_them(sim_factory, 
     manifest = json.loads((evidence / "manifest.json").read_bytes())
     assert manifest["tool"] == f"reporter {__version__}"
     entries = {entry["path"]: entry for entry in manifest["entries"]}
-    assert len(entries) == len(result.executions) + 1  # the details, and one summary
+    # The details, one summary, and the two answers that were not data.
+    assert len(entries) == len(result.executions) + 1 + 2
     for fetched in result.executions:
         path = f"OSD/{fetched.server_id}/{fetched.execution_id}.json"
         body = (evidence / path).read_bytes()
@@ -90,12 +91,28 @@ def test_bodies_are_saved_as_received_and_the_manifest_checks_them(sim_factory, 
         status = fetched.payload.get("status", fetched.payload.get("Status"))
         assert entry["execution_status"] == status.lower()
         assert entry["fetched_at"].endswith("Z")
+        assert (entry["attempts"], entry["last_error"], entry["failure"]) == (1, None, None)
     summary = entries[f"OSD/{server}/_summary.json"]
     assert summary["kind"] == "summary" and summary["execution_id"] is None
     assert (evidence / summary["path"]).read_bytes() == fleet.summary_bytes("OSD", server)
-    # A 404 and a body that is not JSON are problems, not evidence.
-    assert not (evidence / "OSD" / "VA1OSDWEB01").exists()
-    assert not (evidence / "OSD" / server / "VA1-404404.json").exists()
+    # A 404 and a body that is not JSON are problems, and evidence too: their bodies as
+    # received, with the status, the attempts and the failure the run reported.
+    problems = {problem.execution_id: problem for problem in result.problems}
+    missing = entries[f"OSD/{server}/VA1-404404.json"]
+    assert (missing["status"], missing["attempts"], missing["last_error"]) == (
+        404,
+        1,
+        "HTTP 404: Patch execution not found.",
+    )
+    assert missing["failure"] == {"kind": "not found", "reason": problems["VA1-404404"].reason}
+    assert json.loads((evidence / missing["path"]).read_bytes()) == {
+        "message": "Patch execution not found."
+    }
+    cut = entries["OSD/VA1OSDWEB01/VA1-77.json"]
+    assert (evidence / cut["path"]).read_bytes() == b'{"cut": '
+    assert (cut["status"], cut["attempts"], cut["bytes"]) == (200, 2, 8)  # retried once
+    assert cut["failure"] == {"kind": "not JSON", "reason": problems["VA1-77"].reason}
+    assert cut["last_error"].startswith("first bytes")
     assert (
         store.manifest_sha256()
         == hashlib.sha256((evidence / "manifest.json").read_bytes()).hexdigest()

@@ -4,7 +4,9 @@ choice, read back from the files."""
 
 import csv
 import io
+import json
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -112,3 +114,53 @@ def test_a_re_render_keeps_who_prepared_the_report(tmp_path, fleet, sim_factory,
         [pdf] = folder.glob("*.pdf")
         cover = PdfReader(pdf).pages[0].extract_text()
         assert re.search(r"Prepared by\s+demo\b", cover), folder.name
+
+
+def test_a_re_render_presents_the_report_as_the_run_did(tmp_path, fleet, sim_factory, credentials):
+    # The time zone, grouping, columns, sign-off names and classification are kept in
+    # run.json: a re-render without them on its command line looks the same; one given wins.
+    sim = sim_factory(fleet)
+    inventory = fleet.write_inventory(tmp_path / "inventory.csv")
+    config = tmp_path / "reporter.toml"
+    config.write_text(
+        'classification = "Internal"\nreviewed_by = "Rita Reviewer"\n'
+        'approved_by = "Anna Approver"\nprepared_by = "Pat Preparer"\n',
+        encoding="utf-8",
+    )
+    first = tmp_path / "first"
+    argv = ["run", str(inventory), "--out", str(first), *urls(sim), "--format", "html"]
+    argv += ["--config", str(config), "--group-by", "owner", "--columns", "os"]
+    assert run([*argv, "--timezone", "Asia/Tokyo"]) in (0, 3)
+    [record] = first.glob("evidence/*/run.json")
+    settings = json.loads(record.read_text(encoding="utf-8"))["settings"]
+    assert settings["timezone"] == "Asia/Tokyo" and settings["columns"] == ["os"]
+    assert settings["group_by"] == ["owner"] and settings["classification"] == "Internal"
+
+    def page(folder: Path, *options: str) -> str:
+        again = ["run", "--from-archive", str(first), "--out", str(folder), "--format", "html"]
+        assert run([*again, *options]) in (0, 3)
+        [html] = folder.glob("*.html")
+        text = html.read_text(encoding="utf-8")
+        # The time the report was generated differs from run to run.
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? [A-Z]{3}", "TIME", text)
+
+    original = page(tmp_path / "original-copy", "--config", str(config))
+    again = page(tmp_path / "again")
+    for said in (
+        "Compliance by owner",
+        "Start (Asia/Tokyo)</th>",
+        "Internal",
+        "Rita Reviewer",
+        "Anna Approver",
+        "Pat Preparer",
+    ):
+        assert said in original and said in again, said
+    servers = again[again.index('id="t-servers"') :]
+    header = servers[: servers.index("</thead>")]
+    assert ">os<" in header and ">owner<" not in header
+
+    chosen = page(tmp_path / "chosen", "--timezone", "UTC", "--columns", "owner")
+    assert "Start (UTC)</th>" in chosen and "(Asia/Tokyo)" not in chosen
+    servers = chosen[chosen.index('id="t-servers"') :]
+    assert ">owner<" in servers[: servers.index("</thead>")]
+    assert "Rita Reviewer" in chosen  # what the command line left alone still comes from run.json

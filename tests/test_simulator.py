@@ -18,7 +18,7 @@ import pytest
 import requests
 from processes import sigint_reaches_children
 
-from reporter.cli import build_parser
+from reporter.cli import build_parser, main
 from reporter.errors import UsageError
 from reporter.simulator import FaultConfig, Fleet, SimulatorServer
 from reporter.simulator import faults as faults_module
@@ -664,3 +664,36 @@ def test_reporter_simulate_serves_until_ctrl_c(tmp_path):
         process.kill()
     assert process.returncode == 0, errors
     assert "stopping the simulator" in rest
+
+
+def test_the_banner_says_which_months_hold_data_and_how_to_report_them(
+    tmp_path, monkeypatch, capsys
+):
+    inventory = tmp_path / "inventory.csv"
+    out = io.StringIO()
+    sim = start_simulator(simulate_args("--servers", "6", "--inventory", str(inventory)), out)
+    try:
+        lines = out.getvalue().splitlines()
+        data = next(line for line in lines if line.startswith("data:"))
+        months = ["2026-08", "2026-09", "2026-10", "2026-11"]
+        assert data.split(None, 1)[1].startswith(f"executions started in {', '.join(months)}")
+        command = next(line for line in lines if line.startswith("report it:"))
+        argv = command.split(None, 2)[2].split("  (")[0].split()
+        assert argv[:2] == ["reporter", "run"] and "--period" in argv
+        # The command works as printed, with the variables the banner says to export.
+        exports = next(line for line in lines if line.startswith("credentials:"))
+        for assignment in exports.split()[2:]:
+            name, _, value = assignment.partition("=")
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)
+        assert main([*argv[1:], "--format", "csv", "--no-history"]) in (0, 3)
+        [report] = (tmp_path / "reports").glob("patch-compliance-2026-11.csv")
+        assert len(report.read_text(encoding="utf-8").splitlines()) > 1
+    finally:
+        sim.stop()
+    # --help says it too, for the default fleet.
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "2026-08 to 2026-11 with the default 4 per server" in help_text
+    assert "--period 2026-11" in help_text

@@ -1,9 +1,11 @@
 """An evidence archive read as a source: the saved bodies instead of the network.
 
 Each body is checked against the manifest's SHA-256 before it is used: a changed file is a
-problem, not data. The fetch loop (:func:`reporter.fetch.client.fetch_executions`; for a
-whole archive, :func:`reporter.fetch.client.read_archive`) applies the same rules to these
-bodies as to the network's.
+problem, not data. An answer the run kept as a failure (a 404, a timeout, a truncated body)
+gives the failure the run reported, with its kind and reason. The fetch loop
+(:func:`reporter.fetch.client.fetch_executions`; for a whole archive,
+:func:`reporter.fetch.client.read_archive`) applies the same rules to these bodies as to the
+network's.
 """
 
 from datetime import UTC, datetime
@@ -12,7 +14,7 @@ from typing import Any
 
 from reporter.errors import ArchiveError
 from reporter.fetch.contract import Body, Failure, decode_json, parse_time
-from reporter.fetch.evidence import MANIFEST, body_path, sha256_hex
+from reporter.fetch.evidence import MANIFEST, body_path, saved_failure, sha256_hex
 from reporter.fetch.state import FetchState
 from reporter.problems import FailureKind
 
@@ -95,6 +97,9 @@ class ArchiveSource:
         data = self.saved_bytes(relative)
         if isinstance(data, Failure):
             return data
+        failed = saved_failure(self._index[relative])
+        if failed is not None:  # the run's final answer was not data: the same problem again
+            return Failure(*failed)
         try:
             payload = decode_json(data)
         except ValueError:

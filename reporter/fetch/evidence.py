@@ -9,8 +9,14 @@ Layout of the evidence folder::
 
 The store itself keeps any body under any safe relative path (:meth:`EvidenceStore.save`);
 :func:`body_path` and :func:`execution_fields` say where and how the Patching API's answers are
-kept. Only answers that were used are saved today: a 200 whose body is JSON. A body is held in
-memory only while it is checked to be JSON, then written and let go.
+kept. Every URL's final answer is kept, whatever it was (SPEC 5, 9): a 200 with JSON, and
+also a 404, a 500, a truncated or non-JSON body, with its status; an answer that never came
+(a timeout, a refused connection) as an empty body with no status. Each entry also says how
+many attempts the request took and what went wrong with the last one that failed, and for
+an answer that is not data, the failure's kind and reason (:func:`answer_fields`), so that a
+re-render from the archive reports the very same problem. Such an entry is never reused as
+data: a rerun asks again (:meth:`EvidenceStore.load`). A body is held in memory only while
+it is checked, then written and let go.
 
 A body's entry is appended to the journal before the body is written (atomically); the
 manifest is rewritten every few seconds and at :meth:`EvidenceStore.close`, after which the
@@ -37,6 +43,7 @@ from typing import Any, BinaryIO
 from reporter import __version__
 from reporter.fetch.contract import decode_json, id_problem, parse_time, payload_status
 from reporter.fileio import FILE_MODE, atomic_write, atomic_write_bytes
+from reporter.problems import FailureKind
 
 log = logging.getLogger("reporter.evidence")
 
@@ -72,6 +79,43 @@ def execution_fields(
         "execution_id": execution_id,
         "execution_status": None if execution_id is None else payload_status(payload),
     }
+
+
+def answer_fields(
+    attempts: int,
+    last_error: str | None,
+    failure: FailureKind | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    """The manifest fields that say how a request went: ``attempts`` made, the ``last_error``
+    of an attempt that failed (None if none did), and ``failure`` (kind and reason) when the
+    final answer is not data, else None."""
+    return {
+        "attempts": attempts,
+        "last_error": last_error,
+        "failure": None if failure is None else {"kind": str(failure), "reason": reason},
+    }
+
+
+def saved_failure(entry: Mapping[str, Any]) -> tuple[FailureKind, str] | None:
+    """The failure a manifest entry records (kind and reason), or None for an answer that is
+    data (a 200 kept by any version).
+
+    An entry whose status is not 200 but that records no failure (written by hand, or by a
+    reporter yet to come) is an HTTP status failure.
+    """
+    failure = entry.get("failure")
+    if isinstance(failure, dict):
+        reason = str(failure.get("reason") or "")
+        try:
+            return FailureKind(str(failure.get("kind"))), reason
+        except ValueError:
+            return FailureKind.HTTP_STATUS, reason or f"the API answered {failure.get('kind')}"
+    status = entry.get("status", 200)
+    if status != 200:
+        answered = f"HTTP {status}" if status is not None else "nothing"
+        return FailureKind.HTTP_STATUS, f"the API answered {answered}"
+    return None
 
 
 def check_relative(relative: str) -> str:
@@ -214,7 +258,7 @@ class EvidenceStore:
         body: bytes,
         fetched_at: datetime,
         *,
-        status: int = 200,
+        status: int | None = 200,
         fields: Mapping[str, Any] | None = None,
     ) -> None:
         """Write one response body as received (atomically) and list it in the manifest.
@@ -225,8 +269,8 @@ class EvidenceStore:
             url: where the body came from.
             body: the bytes as received.
             fetched_at: when they arrived.
-            status: the HTTP status they came with.
-            fields: more manifest fields (e.g. :func:`execution_fields`).
+            status: the HTTP status they came with (None: no answer came, the body is empty).
+            fields: more manifest fields (e.g. :func:`execution_fields`, :func:`answer_fields`).
 
         Raises:
             ValueError: ``relative`` is not a safe path.
@@ -274,16 +318,18 @@ class EvidenceStore:
         return dict(entry) if entry is not None else None
 
     def load(self, relative: str, url: str) -> SavedBody | None:
-        """The body saved at ``relative`` from ``url``, if it is still what was saved.
+        """The body saved at ``relative`` from ``url``, if it is data and still what was saved.
 
-        A body saved from another URL (another API, say a test system, writing into the
-        same folder) is not this one: the report must show the data of the API it names.
+        An answer kept as a failure (a 404, a timeout, a truncated body) is not data: None, so
+        that the request is made again. A body saved from another URL (another API, say a
+        test system, writing into the same folder) is not this one: the report must show the
+        data of the API it names.
         A body whose bytes no longer match the hash recorded when it was saved is not used
         (a warning names the file); its entry stays as it was, so nothing blesses the change.
         """
         with self._lock:
             entry = self._entries.get(relative)
-        if entry is None or entry.get("url") != url:
+        if entry is None or entry.get("url") != url or saved_failure(entry) is not None:
             return None
         path = self.path / relative
         try:
@@ -352,6 +398,32 @@ class EvidenceStore:
             except OSError:  # not empty, never made, or not ours to remove: keep it
                 break
 
+    def answered(self) -> bool:
+        """Whether the folder holds any answer of the API (a body with a status), not only
+        requests that got none (a dead API's timeouts and refused connections)."""
+        with self._lock:
+            return any(entry.get("status") is not None for entry in self._entries.values())
+
+    def discard(self) -> None:
+        """Remove what the store lists (bodies, manifest, journal) after :meth:`close`, and
+        the folders left empty: for a run that got no answer at all, which leaves nothing."""
+        with self._lock:
+            listed = [self.path / relative for relative in self._entries]
+            self._entries.clear()
+            self._lines.clear()
+        for path in [*listed, self.manifest_path, *(journal for _, journal in self._segments())]:
+            path.unlink(missing_ok=True)
+        folders = {path.parent for path in listed} - {self.path}
+        for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+            for empty in (folder, *folder.parents):
+                if empty == self.path or self.path not in empty.parents:
+                    break
+                try:
+                    empty.rmdir()
+                except OSError:  # not empty: something else is kept there
+                    break
+        self.close()
+
     def manifest_sha256(self) -> str:
         """SHA-256 of the manifest file's bytes (call after :meth:`close`)."""
         return sha256_hex(self.manifest_path.read_bytes())
@@ -368,7 +440,7 @@ def _entry(
     url: str | None,
     data: bytes,
     fetched_at: datetime,
-    status: int,
+    status: int | None,
     fields: Mapping[str, Any],
 ) -> dict[str, Any]:
     return {

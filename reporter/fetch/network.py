@@ -1,6 +1,8 @@
 """The Patching API over the network as a source: the transport, and evidence reused and saved."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from reporter.fetch.contract import (
     Body,
@@ -10,9 +12,27 @@ from reporter.fetch.contract import (
     is_final,
     summary_path,
 )
-from reporter.fetch.evidence import EvidenceStore, body_path, execution_fields
+from reporter.fetch.evidence import EvidenceStore, answer_fields, body_path, execution_fields
 from reporter.fetch.state import FetchState
 from reporter.fetch.transport import Reply, Transport
+
+
+def keep_reply(
+    evidence: EvidenceStore | None,
+    relative: str,
+    url: str,
+    reply: Reply,
+    fields: Mapping[str, Any],
+    fetched_at: datetime,
+) -> None:
+    """Save the final answer to ``url`` as evidence, data or not (SPEC 5), with the attempts
+    it took and why the last one that failed did."""
+    if evidence is not None:
+        how = answer_fields(reply.attempts, reply.last_error, reply.failure, reply.reason)
+        body = reply.body or b""
+        evidence.save(
+            relative, url, body, fetched_at, status=reply.status, fields={**fields, **how}
+        )
 
 
 class NetworkSource:
@@ -40,13 +60,12 @@ class NetworkSource:
         """A server's list of executions, always fetched (it changes as executions run)."""
         url = self.api_url + summary_path(account_alias, server_id)
         reply = self.transport.get(url, "server not found", state)
+        relative = body_path(account_alias, server_id, None)
+        fields = execution_fields(account_alias, server_id, None, None)
+        fetched_at = _now()
+        keep_reply(self.evidence, relative, url, reply, fields, fetched_at)
         if not reply.ok:
             return _failure(reply)
-        fetched_at = _now()
-        if self.evidence is not None:
-            relative = body_path(account_alias, server_id, None)
-            fields = execution_fields(account_alias, server_id, None, None)
-            self.evidence.save(relative, url, reply.body or b"", fetched_at, fields=fields)
         return Body(reply.payload, url, fetched_at)
 
     def detail(
@@ -60,12 +79,11 @@ class NetworkSource:
             if saved is not None:
                 return saved
         reply = self.transport.get(url, "execution not found", state)
+        fields = execution_fields(account_alias, server_id, execution_id, reply.payload)
+        fetched_at = _now()
+        keep_reply(self.evidence, relative, url, reply, fields, fetched_at)
         if not reply.ok:
             return _failure(reply)
-        fetched_at = _now()
-        if self.evidence is not None:
-            fields = execution_fields(account_alias, server_id, execution_id, reply.payload)
-            self.evidence.save(relative, url, reply.body or b"", fetched_at, fields=fields)
         return Body(reply.payload, url, fetched_at)
 
     def final_concurrency(self) -> int:

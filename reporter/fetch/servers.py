@@ -8,8 +8,8 @@ Example::
     records, problems = fetch_records(source, listing.active())
 
 The network source shares the patch client's login, transport (concurrency, retries, 401
-re-login, deadlines, size caps) and evidence store: every answer used is saved as evidence
-under ``{ALIAS}/_account/``, and a server record saved by a run in the last
+re-login, deadlines, size caps) and evidence store: every final answer, data or not, is saved
+as evidence under ``{ALIAS}/_account/``, and a server record saved by a run in the last
 :data:`RESUME_WINDOW` is reused when a run resumes.
 """
 
@@ -22,6 +22,7 @@ from reporter.account import DEFAULT_GROUP, AccountListing, ListedServer, Server
 from reporter.fetch.archive import ArchiveSource
 from reporter.fetch.contract import Body, Failure, decode_json
 from reporter.fetch.evidence import EvidenceStore
+from reporter.fetch.network import keep_reply
 from reporter.fetch.progress import Progress
 from reporter.fetch.servers_contract import (
     GroupStub,
@@ -90,13 +91,11 @@ class NetworkServers:
                 state.counters.add(reused=1)
                 return saved
         reply = self.transport.get(url, request.missing, state)
+        fetched_at = self._clock()
+        keep_reply(self.evidence, request.relative, url, reply, request.fields, fetched_at)
         if not reply.ok:
             assert reply.failure is not None
             return Failure(reply.failure, reply.reason)
-        fetched_at = self._clock()
-        if self.evidence is not None:
-            fields = request.fields
-            self.evidence.save(request.relative, url, reply.body or b"", fetched_at, fields=fields)
         return Body(reply.payload, url, fetched_at)
 
     def _recent(self, relative: str, url: str) -> Body | None:

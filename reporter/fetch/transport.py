@@ -130,6 +130,7 @@ class Reply:
     reason: str = ""
     status: int | None = None  # the last HTTP status received (None: no answer)
     attempts: int = 0
+    last_error: str | None = None  # what went wrong with the last attempt that failed
 
     @property
     def ok(self) -> bool:
@@ -215,6 +216,7 @@ class Transport:
         failures = 0  # transient failures; more than `retries` of them ends the request
         refusals = 0  # 401s in a row, each answered by a new token
         sends = 0
+        last_error: str | None = None
         stop = state.stop
         while True:
             state.check()
@@ -229,7 +231,9 @@ class Transport:
 
             kind, detail = answer.failure, answer.detail
             if kind is FailureKind.TOO_LARGE:
-                return Reply(failure=kind, reason=detail, status=status, attempts=sends)
+                return Reply(
+                    failure=kind, reason=detail, status=status, attempts=sends, last_error=detail
+                )
             if status == 200:
                 try:
                     payload = decode_json(answer.body)
@@ -238,7 +242,9 @@ class Transport:
                     body = answer.body
                     detail = f"first bytes {body[:16]!r}" + ("..." if len(body) > 16 else "")
                 else:
-                    return Reply(payload, answer.body, status=200, attempts=sends)
+                    return Reply(
+                        payload, answer.body, status=200, attempts=sends, last_error=last_error
+                    )
             elif status == 401:
                 refusals += 1
                 if refusals > MAX_REFUSALS:
@@ -254,6 +260,7 @@ class Transport:
                 kind = FailureKind.RATE_LIMITED if status == 429 else FailureKind.HTTP_STATUS
             refusals = 0
             failures += 1
+            last_error = detail
             if failures > self.retries:
                 assert kind is not None  # every path that gets here has named its failure
                 if kind is FailureKind.NOT_JSON:
@@ -266,6 +273,7 @@ class Transport:
                     reason=reason,
                     status=status,
                     attempts=sends,
+                    last_error=detail,
                 )
             delay = answer.retry_after if answer.retry_after is not None else self.backoff(failures)
             if status == 429:
@@ -370,4 +378,6 @@ def final_reply(status: int, body: bytes, missing: str, sends: int) -> Reply:
         reason = f"the API answered with a redirect ({detail}); not followed"
     else:
         kind, reason = FailureKind.HTTP_STATUS, f"the API answered {detail}"
-    return Reply(body=body, failure=kind, reason=reason, status=status, attempts=sends)
+    return Reply(
+        body=body, failure=kind, reason=reason, status=status, attempts=sends, last_error=detail
+    )

@@ -10,6 +10,7 @@ WeasyPrint fetches nothing but the packaged assets (see :mod:`reporter.render.pd
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,7 @@ def render_pdf(
     detail: str = "none",
     variant: str = "pdf/a-3u",
     manifest_path: Path | None = None,
+    finish: Callable[[bytes], bytes] | None = None,
 ) -> Path:
     """Write the PDF report of ``model`` to ``path`` (whole or not at all) and return ``path``.
 
@@ -300,6 +302,8 @@ def render_pdf(
         variant: ``"pdf/a-3u"`` (archival, with the servers, failed attempts and evidence
             manifest attached) or ``"none"`` (a plain PDF without attachments).
         manifest_path: the evidence ``manifest.json`` to attach, if any.
+        finish: applied to the finished PDF's bytes before they are written (the signature:
+            :meth:`reporter.signature.SigningKey.sign`).
 
     Raises:
         UsageError: an option has a value not listed above.
@@ -374,6 +378,8 @@ def render_pdf(
             pdf = render_body()
     except (OSError, RuntimeError, ValueError) as error:
         raise RenderError(f"cannot render the PDF report: {error}") from error
+    if finish is not None:
+        pdf = finish(pdf)
     with atomic_write(Path(path)) as handle:
         handle.write(pdf)
     return Path(path)

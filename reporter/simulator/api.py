@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from reporter.simulator.faults import FaultConfig, FaultInjector
-from reporter.simulator.fleet import Fleet
+from reporter.simulator.fleet import Fleet, Override
 from reporter.simulator.stats import SimulatorStats
 
 LOGIN_PATH = "/v2/authentication/login"
@@ -235,11 +235,12 @@ class Api:
             self.stats.fault("error")
             content_type, body = ERROR_BODIES[draw.error_status]
             return Response(draw.error_status, body, content_type)
-        if draw.hang:
+        override = self._override(target)
+        if draw.hang or (override is not None and override.hang):
             self.stats.fault("hang")
             if self._stopping.wait(config.hang_seconds):
                 return None
-        response = self._lookup(target)
+        response = self._lookup(target, override)
         if draw.cut is not None and response.status == 200 and len(response.body) > 1:
             self.stats.fault("malformed")
             kept = min(len(response.body) - 1, max(1, int(len(response.body) * draw.cut)))
@@ -266,14 +267,20 @@ class Api:
             self.stats.fault("token_expired")
         return not expired
 
-    def _lookup(self, target: Route) -> Response:
+    def _override(self, target: Route) -> Override | None:
+        """The override for a detail or summary URL, if the test set one."""
+        if target.kind == "detail":
+            return self.fleet.override_for(target.alias, target.server_id, target.execution_id)
+        if target.kind == "summary":
+            return self.fleet.override_for(target.alias, target.server_id, None)
+        return None
+
+    def _lookup(self, target: Route, override: Override | None = None) -> Response:
         fleet = self.fleet
         if target.servers_api:
             return self._servers_api(target)
-        if target.kind == "detail":
-            override = fleet.override_for(target.alias, target.server_id, target.execution_id)
-            if override is not None:
-                return Response(override.status, override.body, override.content_type)
+        if override is not None:
+            return Response(override.status, override.body, override.content_type)
         if not fleet.has_account(target.alias):
             return message(404, "Account not found.")
         if not fleet.has_server(target.alias, target.server_id):

@@ -3,6 +3,7 @@
 import argparse
 import ipaddress
 import re
+import shlex
 import sys
 from functools import partial
 from typing import TextIO
@@ -142,8 +143,25 @@ def start_simulator(
         file=stdout,
     )
     print(f"faults:       {faults.describe()}", file=stdout)
+    months = fleet_months(fleet)
+    print(
+        f"data:         executions started in {', '.join(months)} (the fleet as on "
+        f"{fleet.now:%Y-%m-%d})",
+        file=stdout,
+    )
+    inventory = shlex.quote(str(args.inventory)) if args.inventory else "--all-servers"
+    print(
+        f"report it:    reporter run {inventory} --period {months[-1]} --out reports  "
+        "(after the export above)",
+        file=stdout,
+    )
     print("press Ctrl-C to stop", file=stdout, flush=True)
     return sim
+
+
+def fleet_months(fleet: Fleet) -> list[str]:
+    """The months (``YYYY-MM``) in which the fleet's executions started, oldest first."""
+    return sorted({f"{execution.start:%Y-%m}" for execution in fleet.executions})
 
 
 def simulate(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -45,6 +45,7 @@ class Override:
     status: int
     content_type: str
     body: bytes
+    hang: bool = False  # answered only after the fault config's hang_seconds, if at all
 
 
 class Fleet:
@@ -90,7 +91,7 @@ class Fleet:
         for execution in every_execution:
             self._by_server.setdefault(execution.key[:2], []).append(execution)
         self.directory = Directory(account, seed, [*patched, *self.archived_servers])
-        self._overrides: dict[ExecutionKey, Override] = {}
+        self._overrides: dict[tuple[str, str, str | None], Override] = {}
         # Filled on first request; a race only computes the same bytes twice.
         self._detail_cache: dict[ExecutionKey, bytes] = {}
         self._summary_cache: dict[tuple[str, str], bytes] = {}
@@ -161,21 +162,31 @@ class Fleet:
         self,
         account: str,
         server_id: str,
-        execution_id: str,
-        body: bytes,
+        execution_id: str | None,
+        body: bytes = b"",
         status: int = 200,
         content_type: str = "application/json",
+        *,
+        hang: bool = False,
     ) -> None:
-        """Serve exactly ``body`` (with ``status``) for that execution's detail URL from now on.
+        """Serve exactly ``body`` (with ``status``) for that execution's detail URL from now on;
+        with ``execution_id`` None, for the server's summary URL. With ``hang``, the request
+        is answered only after the fault config's ``hang_seconds`` (a client times out first).
 
-        Works for executions the fleet does not have, too (the server then needs no record).
+        Works for executions and servers the fleet does not have, too.
         """
         self._overrides[(account.upper(), server_id, execution_id)] = Override(
-            status, content_type, bytes(body)
+            status, content_type, bytes(body), hang
         )
 
-    def override_for(self, account: str, server_id: str, execution_id: str) -> Override | None:
-        """The override registered for that detail URL, if any."""
+    def clear_overrides(self) -> None:
+        """Serve the generated responses again everywhere."""
+        self._overrides.clear()
+
+    def override_for(
+        self, account: str, server_id: str, execution_id: str | None
+    ) -> Override | None:
+        """The override registered for that detail (or, with no execution, summary) URL."""
         return self._overrides.get((account.upper(), server_id, execution_id))
 
     def detail_payload(self, execution: SimExecution) -> dict:
