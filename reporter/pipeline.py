@@ -196,6 +196,7 @@ def render_all(
     from reporter.render.excel import render_xlsx
     from reporter.render.html import render_html
     from reporter.render.pdf import render_pdf
+    from reporter.render.progress import StageProgress
 
     stem = settings.out / f"patch-compliance-{model.meta.label}"
     written: dict[str, Path] = {}
@@ -205,19 +206,22 @@ def render_all(
             if fmt == "html":
                 render_html(model, path)
             elif fmt == "pdf":
-                render_pdf(
-                    model,
-                    path,
-                    page_size=settings.page_size,
-                    detail=settings.pdf_detail,
-                    variant=settings.pdf_variant,
-                    manifest_path=manifest_path
-                    if manifest_path and manifest_path.is_file()
-                    else None,
-                    finish=signing.sign if signing is not None else None,
-                )
+                with StageProgress("PDF") as progress:
+                    render_pdf(
+                        model,
+                        path,
+                        page_size=settings.page_size,
+                        detail=settings.pdf_detail,
+                        variant=settings.pdf_variant,
+                        manifest_path=manifest_path
+                        if manifest_path and manifest_path.is_file()
+                        else None,
+                        finish=signing.sign if signing is not None else None,
+                        progress=progress,
+                    )
             elif fmt == "xlsx":
-                render_xlsx(model, path)
+                with StageProgress("Excel") as progress:
+                    render_xlsx(model, path, progress=progress)
             elif fmt == "csv":
                 render_csv(model, path)
             write_checksum(path)
