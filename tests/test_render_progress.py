@@ -34,7 +34,7 @@ def reporter_info() -> Iterator[list[str]]:
     """The messages logged on the "reporter" logger at INFO and above during the test."""
     messages: list[str] = []
     handler = logging.Handler(logging.INFO)
-    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = lambda record: messages.append(record.getMessage())
     logger = logging.getLogger("reporter")
     level = logger.level
     logger.addHandler(handler)
