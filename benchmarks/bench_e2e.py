@@ -72,6 +72,7 @@ class Outcome:
     load: float = field(default_factory=load_average)
     bare_fetch_s: float | None = None
     cpu_s: float | None = None
+    pdf_pages: int | None = None
 
 
 class Simulator:
@@ -224,7 +225,14 @@ def reporter_run(
     }
     counts = re.search(r"([\d,]+) executions, ([\d,]+) patch attempts", text)
     executions, rows = (int(group.replace(",", "")) for group in counts.groups())
-    return Outcome(wall, maxrss_kib / 1024, stages, executions, rows, code, cpu_s=cpu)
+    pages = None
+    if pdfs := sorted(out.glob("patch-compliance-*.pdf")):
+        from pypdf import PdfReader
+
+        pages = len(PdfReader(pdfs[0]).pages)
+    return Outcome(
+        wall, maxrss_kib / 1024, stages, executions, rows, code, cpu_s=cpu, pdf_pages=pages
+    )
 
 
 def bare_fetch_seconds(sim: Simulator, concurrency: int = 16) -> float:
@@ -315,6 +323,7 @@ def measure(
         statistics.median(o.load for o in outcomes),
         statistics.median(bare),
         statistics.median(o.cpu_s or 0.0 for o in outcomes),
+        outcomes[0].pdf_pages,
     )
     MEASURED[key] = middle, outcomes, served
     return MEASURED[key]
@@ -358,6 +367,19 @@ def figures_for(
             cpu=outcome.cpu_s,
         ),
     ]
+    if outcome.pdf_pages is not None:
+        judged = label.startswith("10,000 executions")  # 2,500 servers
+        result.append(
+            Figure(
+                "e2e",
+                f"{label}: PDF pages",
+                outcome.pdf_pages,
+                "pages",
+                target="<= 110 pages at 2,500 servers" if judged else "",
+                passed=outcome.pdf_pages <= 110 if judged else None,
+                load=outcome.load,
+            )
+        )
     for name, stage_seconds in outcome.stages.items():
         if name == "fetch":
             result.append(

@@ -249,11 +249,12 @@ def run(quick: bool) -> list[Figure]:
         ),
         Figure(
             "pdf",
-            f"{big_servers:,}-server month: pages",
+            f"{big_servers:,}-server month: pages (the test factory's model)",
             big["pages"],
             "pages",
-            target="<= 110 pages at 2,500 servers",
-            passed=big["pages"] <= 110 if big_servers >= 2500 else None,
+            note="the factory's fleet is compliant but for 8 servers, so its non-compliant "
+            "table is short: the e2e row '10,000 executions: PDF pages' (the simulator's "
+            "2,500 servers) is the one judged against <= 110 pages",
         ),
         Figure(
             "pdf",
