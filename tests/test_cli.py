@@ -71,8 +71,9 @@ def every_format(tmp_path_factory) -> tuple[Fleet, Path, int, str]:
 def test_run_writes_every_format(every_format):
     fleet, out, code, output = every_format
     assert code == 0, output
-    written = sorted(p.name for p in out.glob("patch-compliance-*"))
+    written = sorted(p.name for p in out.glob("patch-compliance-*") if p.suffix != ".sha256")
     assert [Path(name).suffix for name in written] == [".csv", ".html", ".pdf", ".xlsx"]
+    assert sorted(p.name for p in out.glob("*.sha256")) == [f"{name}.sha256" for name in written]
     assert "% compliant" in output and "Wrote:" in output
     [label] = (out / "evidence").iterdir()  # the run's date: it has no period
     assert (label / "manifest.json").is_file() and (label / "run.json").is_file()
