@@ -1,5 +1,6 @@
 """Logging to stderr, with secrets redacted from every line."""
 
+import json
 import logging
 import re
 import sys
@@ -70,6 +71,23 @@ def redact(text: str) -> str:
         text = text.replace(secret, "***")
     text = _AUTHORIZATION.sub(_hide_authorization, text)
     return _BEARER.sub(_hide_bearer, text)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """``data`` with every registered secret, as UTF-8 or escaped in JSON, replaced by ``***``.
+
+    For bodies kept as evidence: an API that echoes a credential in an error message must not
+    get it written to disk.
+
+    >>> register_secret("s3cr\u00e9t")
+    >>> redact_bytes('{"message": "bad password s3cr\\u00e9t"}'.encode())
+    b'{"message": "bad password ***"}'
+    """
+    for secret in sorted(_secrets, key=len, reverse=True):
+        for form in {secret.encode(), json.dumps(secret)[1:-1].encode()}:
+            if form in data:
+                data = data.replace(form, b"***")
+    return data
 
 
 class RedactingFormatter(logging.Formatter):

@@ -82,7 +82,9 @@ def test_grouping_columns_and_zone_in_every_format(tmp_path, fleet, sim_factory,
 
     [pdf] = out.glob("*.pdf")
     text = "\n".join(p.extract_text() for p in PdfReader(pdf).pages)
-    assert "Compliance by environment" in text and "TIME ZONE\nAsia/Tokyo" in text
+    assert "Compliance by environment" in text
+    # pypdf before 7 may read the kerned "To" of Tokyo as two words.
+    assert re.search(r"TIME ZONE\nAsia/T ?okyo", text)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d JST", text)  # the cover's times, in Tokyo
 
     [xlsx] = out.glob("*.xlsx")

@@ -15,6 +15,7 @@ from reporter.fetch.contract import (
 from reporter.fetch.evidence import EvidenceStore, answer_fields, body_path, execution_fields
 from reporter.fetch.state import FetchState
 from reporter.fetch.transport import Reply, Transport
+from reporter.logs import redact_bytes
 
 
 def keep_reply(
@@ -26,10 +27,11 @@ def keep_reply(
     fetched_at: datetime,
 ) -> None:
     """Save the final answer to ``url`` as evidence, data or not (SPEC 5), with the attempts
-    it took and why the last one that failed did."""
+    it took and why the last one that failed did. A registered secret in it (an error
+    message echoing a credential) is written as ``***`` (SPEC 7)."""
     if evidence is not None:
         how = answer_fields(reply.attempts, reply.last_error, reply.failure, reply.reason)
-        body = reply.body or b""
+        body = redact_bytes(reply.body or b"")
         evidence.save(
             relative, url, body, fetched_at, status=reply.status, fields={**fields, **how}
         )

@@ -18,6 +18,7 @@ from reporter.schema import (
     NON_COMPLIANT,
     PERSISTENT_FAILURE_SCHEMA,
     TREND_SCHEMA,
+    as_text,
     conform,
     counted_as_compliant,
     empty_frame,
@@ -66,7 +67,7 @@ def with_history(model: ReportModel, earlier: EarlierPeriods | None, note: str) 
 
 def trend_frame(model: ReportModel, earlier: EarlierPeriods) -> pd.DataFrame:
     """The recorded periods before this one (at most 11) and this one: TREND_SCHEMA."""
-    statuses = model.servers["compliance"].astype(str).value_counts()
+    statuses = as_text(model.servers["compliance"]).value_counts()
     current = {
         "label": model.meta.label,
         "period": model.meta.period,
@@ -94,9 +95,9 @@ def changes_frame(model: ReportModel, previous: pd.DataFrame) -> pd.DataFrame:
     servers = model.servers
     now = pd.DataFrame(
         {
-            "account_alias": servers["account_alias"].astype(str).to_numpy(),
-            "server_id": servers["server_id"].astype(str).to_numpy(),
-            "status": servers["compliance"].astype(str).to_numpy(),
+            "account_alias": as_text(servers["account_alias"]).to_numpy(),
+            "server_id": as_text(servers["server_id"]).to_numpy(),
+            "status": as_text(servers["compliance"]).to_numpy(),
             "reason": servers["reason"].to_numpy(dtype=object),
         }
     )
@@ -152,9 +153,9 @@ def persistent_failures(model: ReportModel, earlier: EarlierPeriods) -> pd.DataF
     when = still["patch_end"].fillna(still["patch_start"]).fillna(still["execution_start"])
     rows = []
     for alias, server, key, title, moment in zip(
-        still["account_alias"].astype(str).tolist(),
-        still["server_id"].astype(str).tolist(),
-        still["patch_key"].astype(str).tolist(),
+        as_text(still["account_alias"]).tolist(),
+        as_text(still["server_id"]).tolist(),
+        as_text(still["patch_key"]).tolist(),
         still["title"].astype(object).tolist(),
         when.tolist(),
         strict=True,

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reporter.model import ReportModel
+from reporter.schema import as_text
 
 SUCCESS_OUTCOMES = ("succeeded", "warning")
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
@@ -101,9 +102,9 @@ def _server_rows(model: ReportModel) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for position, (alias, server, status, reason) in enumerate(
         zip(
-            servers["account_alias"].astype(str).tolist(),
-            servers["server_id"].astype(str).tolist(),
-            servers["compliance"].astype(str).tolist(),
+            as_text(servers["account_alias"]).tolist(),
+            as_text(servers["server_id"]).tolist(),
+            as_text(servers["compliance"]).tolist(),
             servers["reason"].tolist(),
             strict=True,
         )
@@ -130,18 +131,18 @@ def _ledger_rows(
     # on two inventory rows.
     spelling = dict(
         zip(
-            model.servers["server_id"].astype(str).str.upper(),
-            model.servers["server_id"].astype(str),
+            as_text(model.servers["server_id"]).str.upper(),
+            as_text(model.servers["server_id"]),
             strict=True,
         )
     )
     ended = patches["patch_end"].fillna(patches["execution_end"])
     frame = pd.DataFrame(
         {
-            "alias": patches["account_alias"].astype(str),
-            "server": patches["server_id"].astype(str).str.upper(),
-            "key": patches["patch_key"].astype(str),
-            "outcome": patches["outcome"].astype(str),
+            "alias": as_text(patches["account_alias"]),
+            "server": as_text(patches["server_id"]).str.upper(),
+            "key": as_text(patches["patch_key"]),
+            "outcome": as_text(patches["outcome"]),
             "when": patches["patch_end"]
             .fillna(patches["patch_start"])
             .fillna(patches["execution_start"]),

@@ -42,6 +42,7 @@ from reporter.render.view import (
     template_context,
     zoned,
 )
+from reporter.schema import as_text
 
 PAGE_SIZES = {"a4": "A4", "letter": "Letter"}
 VARIANTS = {"pdf/a-3u": "pdf/a-3u", "none": None}
@@ -102,7 +103,7 @@ def fitted_attributes(model: ReportModel) -> list[Column]:
     :data:`ATTRIBUTE_CHARS`), so that the reason column keeps the rest of the line."""
     columns = []
     for column in attribute_columns(model):
-        values = model.servers[column.key].dropna().astype(str).unique()
+        values = as_text(model.servers[column.key].dropna()).unique()
         longest = max([len(column.label), *(len(value) for value in values)])
         chars = min(max(longest, ATTRIBUTE_CHARS[0]), ATTRIBUTE_CHARS[1])
         columns.append(

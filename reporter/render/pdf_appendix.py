@@ -182,6 +182,8 @@ def merge(main: bytes, chunks: list[bytes], page_size: str) -> bytes:
     stamp_page_numbers(writer, page_size)
     if producer:  # the XMP metadata names WeasyPrint; the document information must agree
         writer.add_metadata({"/Producer": producer})
+    # Every part and every stamp brings its own copy of the same colour profile: keep one.
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -14,6 +14,7 @@ import pandas as pd
 
 from reporter.derive import KB_NUMBER, RPM_ARCHES
 from reporter.history import LedgerEntry
+from reporter.schema import as_text
 from reporter.standard.baseline import BaselineRow
 
 ATTEMPT_COLUMNS = [
@@ -71,14 +72,14 @@ def patch_attempts(
     joined = (version + "-" + chosen["rpm_release"].astype("string")).fillna(version)
     frame = pd.DataFrame(
         {
-            "alias": chosen["account_alias"].astype(str).str.upper(),
-            "server": chosen["server_id"].astype(str).str.upper(),
+            "alias": as_text(chosen["account_alias"]).str.upper(),
+            "server": as_text(chosen["server_id"]).str.upper(),
             "key": chosen["patch_key"].astype(object),
             "kb": chosen["kb"].astype(object),
             "name": chosen["rpm_name"].astype(object),
             "arch": chosen["rpm_arch"].astype(object),
             "version": joined.astype(object),
-            "outcome": chosen["outcome"].astype(str),
+            "outcome": as_text(chosen["outcome"]),
             "at": chosen["patch_end"]
             .fillna(chosen["patch_start"])
             .fillna(chosen["execution_end"])

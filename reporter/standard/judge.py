@@ -26,6 +26,7 @@ from reporter.schema import (
     OVERDUE,
     REQUIRED_ROLLUP_SCHEMA,
     REQUIRED_STATES,
+    as_text,
     conform,
     empty_frame,
 )
@@ -131,7 +132,7 @@ def apply_standard(
         reboot_pending_compliant=model.kpis.reboot_pending_compliant,
         outside_period=model.kpis.outside_period,
     )
-    state = required["state"].astype(str)
+    state = as_text(required["state"])
     overdue = state == OVERDUE
     figures = dataclasses.replace(
         figures,
@@ -170,7 +171,7 @@ def _worst_first(required: pd.DataFrame, verdicts: RequiredVerdicts) -> pd.DataF
         (
             np.array([row.line for row in verdicts.rows]),
             required["server_id"].str.upper().to_numpy(),
-            required["state"].astype(str).map(STATE_ORDER.index).to_numpy(),
+            as_text(required["state"]).map(STATE_ORDER.index).to_numpy(),
         )
     )
     return required.iloc[order].reset_index(drop=True)
@@ -182,7 +183,7 @@ def rollup(required: pd.DataFrame, rows: Sequence[BaselineRow], standard: Standa
     each row of ``required``."""
     assert standard.baseline is not None
     counts = Counter(
-        zip([row.line for row in rows], required["state"].astype(str).tolist(), strict=True)
+        zip([row.line for row in rows], as_text(required["state"]).tolist(), strict=True)
     )
     records = []
     for row in standard.baseline.rows:

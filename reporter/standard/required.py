@@ -29,6 +29,7 @@ from reporter.schema import (
     NO_DATA,
     OVERDUE,
     REQUIRED_SCHEMA,
+    as_text,
     conform,
     empty_frame,
 )
@@ -218,9 +219,9 @@ def required_verdicts(
     deadlines = [deadline(row, sla_days) for row in rows]
     for position, (alias, server, status) in enumerate(
         zip(
-            servers["account_alias"].astype(str).tolist(),
-            servers["server_id"].astype(str).tolist(),
-            servers["compliance"].astype(str).tolist(),
+            as_text(servers["account_alias"]).tolist(),
+            as_text(servers["server_id"]).tolist(),
+            as_text(servers["compliance"]).tolist(),
             strict=True,
         )
     ):
@@ -279,7 +280,7 @@ def missing_on(verdicts: RequiredVerdicts) -> dict[tuple[str, str], datetime]:
         frame["account_alias"].tolist(),
         frame["server_id"].tolist(),
         frame["released"].tolist(),
-        frame["evidence"].astype(str).tolist(),
+        as_text(frame["evidence"]).tolist(),
         strict=True,
     ):
         if evidence == "none":

@@ -29,6 +29,7 @@ from reporter.schema import (
     REBOOT_PENDING,
     REQUIRED_STATES,
     STALE,
+    as_text,
     conform,
     empty_frame,
 )
@@ -60,15 +61,15 @@ def reasons_against(
         (alias, server.upper()): n
         for n, (alias, server) in enumerate(
             zip(
-                servers["account_alias"].astype(str).tolist(),
-                servers["server_id"].astype(str).tolist(),
+                as_text(servers["account_alias"]).tolist(),
+                as_text(servers["server_id"]).tolist(),
                 strict=True,
             )
         )
     }
     for n, (status, keys, latest, latest_status) in enumerate(
         zip(
-            servers["compliance"].astype(str).tolist(),
+            as_text(servers["compliance"]).tolist(),
             servers["failed_kbs"].tolist(),
             servers["latest_execution_id"].astype(object).tolist(),
             servers["latest_execution_status"].astype(object).tolist(),
@@ -80,7 +81,7 @@ def reasons_against(
         if status == NON_COMPLIANT and latest_status in ("failed", "unknown"):
             what = "failed" if latest_status == "failed" else "has an undocumented status"
             items.append(Item(n, f"latest execution {latest} {what}", frozenset()))
-    states = required["state"].astype(str).tolist()
+    states = as_text(required["state"]).tolist()
     owners = zip(
         required["account_alias"].tolist(), required["server_id"].str.upper().tolist(), strict=True
     )
@@ -108,7 +109,7 @@ def cover(
     reference: datetime,
 ) -> ExceptionCover:
     """Match every exception against every reason; the first exception in force wins."""
-    server_ids = servers["server_id"].astype(str).tolist()
+    server_ids = as_text(servers["server_id"]).tolist()
     covered: dict[int, ExceptionRow] = {}
     records = []
     for exception in exceptions:
