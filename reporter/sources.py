@@ -203,7 +203,9 @@ def fetch_model(
                     reference=reference_date(settings.period, generated_at),
                     period=settings.period,
                     fetched=result.executions,
-                    fetch_earlier=lambda wanted, window, had: client.fetch(wanted, window, had),
+                    fetch_earlier=lambda wanted, window, had: client.fetch(
+                        wanted, window, had, progress=Progress(what="servers looked back on")
+                    ),
                     ledger=recording,
                     names=standard_names(settings),
                 )

@@ -248,16 +248,20 @@ class PatchingClient:
         targets: Sequence[Target],
         period: Span | None = None,
         skip: frozenset[tuple[str, str, str]] = frozenset(),
+        progress: Progress | None = None,
     ) -> FetchResult:
         """Fetch every target's execution(s); see :class:`FetchResult` for the outcome rules
-        and :func:`fetch_executions` for ``period`` and ``skip``.
+        and :func:`fetch_executions` for ``period`` and ``skip``. ``progress`` reports this
+        fetch instead of the client's own (a second fetch that counts something else).
 
         Raises:
             AuthenticationError: the API refused a fresh token (nothing more can be fetched).
             KeyboardInterrupt: after stopping the workers; the evidence so far is kept.
         """
         try:
-            return fetch_executions(self.source, targets, period, progress=self.progress, skip=skip)
+            return fetch_executions(
+                self.source, targets, period, progress=progress or self.progress, skip=skip
+            )
         finally:
             if self.evidence is not None:
                 self.evidence.flush()
