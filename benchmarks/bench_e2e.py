@@ -11,8 +11,13 @@ taken in a small parent process (see ``MEASURED_RUN``).
     python benchmarks/bench_e2e.py --growth              # 156, 625, 2,500 servers per stage
     python benchmarks/bench_e2e.py --servers 156 --repeats 1 --format csv
 
-Targets: a 10,000-execution fleet with ``--format csv,xlsx,pdf,html --concurrency 16`` in
-under 90 s wall and under 1.5 GB peak RSS of the reporter process.
+Targets (issue table, SPEC 8): a 10,000-execution fleet with every format, history and the
+completeness check on (their defaults; the history file is a fresh one in the output folder),
+``--concurrency 16``: <= 35 s wall and <= 1.2 GB peak RSS of the reporter process, with the
+history store and completeness check under 5% of it (their stages, timed in the same runs);
+100,000 executions (25,000 servers), every format: <= 5 min and <= 2.5 GB. Every figure
+carries the run's CPU seconds (user + system of the reporter process and its children, from
+``os.wait4``) and the load average.
 """
 
 import argparse
@@ -30,8 +35,12 @@ from pathlib import Path
 
 from figures import Figure, load_average, number, table
 
-TARGET_SECONDS = 90
-TARGET_RSS_MB = 1536
+TARGET_SECONDS = 35  # 10,000 executions
+TARGET_RSS_MB = 1200
+BIG_TARGET_SECONDS = 300  # 100,000 executions
+BIG_TARGET_RSS_MB = 2560
+OVERHEAD_SHARE = 0.05  # history store + completeness check, of the 10,000-execution run
+OVERHEAD_STAGES = ("history", "completeness")
 FORMATS = "csv,xlsx,pdf,html"
 GROWTH_SERVERS = (156, 625, 2500)
 MEASURED: dict[tuple, tuple["Outcome", list["Outcome"], int]] = {}
@@ -45,7 +54,7 @@ child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 wall = time.perf_counter() - started
 with open(sys.argv[1], "w") as handle:
-    handle.write(f"{usage.ru_maxrss} {wall}")
+    handle.write(f"{usage.ru_maxrss} {wall} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -62,6 +71,8 @@ class Outcome:
     exit_code: int
     load: float = field(default_factory=load_average)
     bare_fetch_s: float | None = None
+    cpu_s: float | None = None
+    pdf_pages: int | None = None
 
 
 class Simulator:
@@ -71,10 +82,13 @@ class Simulator:
     :func:`pad_patches`); the simulator's own defaults stay as they are.
     """
 
-    def __init__(self, folder: Path, servers: int, patches: float | None = None) -> None:
+    def __init__(
+        self, folder: Path, servers: int, patches: float | None = None, latency_ms: float = 0
+    ) -> None:
         self.inventory = folder / f"inventory-{servers}.csv"
         if patches is None:
             command = [sys.executable, "-m", "reporter", "simulate", "--port", "0"]
+            command += ["--latency-ms", str(latency_ms)] if latency_ms else []
         else:
             command = [sys.executable, __file__, "--serve", "--patches", str(patches)]
         command += ["--servers", str(servers), "--inventory", str(self.inventory)]
@@ -163,9 +177,14 @@ def serve(servers: int, patches: float, inventory: Path) -> None:
 
 
 def reporter_run(
-    sim: Simulator, out: Path, formats: str = FORMATS, concurrency: int = 16
+    sim: Simulator,
+    out: Path,
+    formats: str = FORMATS,
+    concurrency: int = 16,
+    extra: tuple[str, ...] = (),
 ) -> Outcome:
-    """Run ``reporter run`` on the simulator's inventory into ``out`` (which must not exist)."""
+    """Run ``reporter run`` on the simulator's inventory into ``out`` (which must not exist),
+    with the ``extra`` options."""
     command = [
         sys.executable,
         "-m",
@@ -183,6 +202,7 @@ def reporter_run(
         "--login-url",
         sim.login_url,
         "--timings",
+        *extra,
     ]
     env = {**os.environ, "CLC_USER": "demo", "CLC_PASSWORD": "demo"}
     log, usage = out.with_suffix(".log"), out.with_suffix(".usage")
@@ -197,7 +217,7 @@ def reporter_run(
     text = log.read_text()
     if code not in (0, 3):  # 3: reports written, some inventory rows listed as problems
         raise RuntimeError(f"reporter run exited {code}:\n{text[-2000:]}")
-    maxrss_kib, wall = (float(value) for value in usage.read_text().split())
+    maxrss_kib, wall, cpu = (float(value) for value in usage.read_text().split())
     stages = {
         match.group(1): float(match.group(2))
         for match in re.finditer(r"^  (\S+)\s+([\d.]+) s$", text, re.MULTILINE)
@@ -205,7 +225,14 @@ def reporter_run(
     }
     counts = re.search(r"([\d,]+) executions, ([\d,]+) patch attempts", text)
     executions, rows = (int(group.replace(",", "")) for group in counts.groups())
-    return Outcome(wall, maxrss_kib / 1024, stages, executions, rows, code)
+    pages = None
+    if pdfs := sorted(out.glob("patch-compliance-*.pdf")):
+        from pypdf import PdfReader
+
+        pages = len(PdfReader(pdfs[0]).pages)
+    return Outcome(
+        wall, maxrss_kib / 1024, stages, executions, rows, code, cpu_s=cpu, pdf_pages=pages
+    )
 
 
 def bare_fetch_seconds(sim: Simulator, concurrency: int = 16) -> float:
@@ -275,7 +302,8 @@ def measure(
             bare.append(bare_fetch_seconds(sim, concurrency))
             print(
                 f"  e2e {servers} servers, run {repeat + 1}: {outcome.wall_s:.1f} s, "
-                f"{outcome.peak_rss_mb:,.0f} MB, bare fetch {bare[-1]:.1f} s, "
+                f"{outcome.peak_rss_mb:,.0f} MB, CPU {outcome.cpu_s:.1f} s, "
+                f"bare fetch {bare[-1]:.1f} s, "
                 f"load {outcome.load:.1f}",
                 file=sys.stderr,
                 flush=True,
@@ -294,13 +322,23 @@ def measure(
         outcomes[0].exit_code,
         statistics.median(o.load for o in outcomes),
         statistics.median(bare),
+        statistics.median(o.cpu_s or 0.0 for o in outcomes),
+        outcomes[0].pdf_pages,
     )
     MEASURED[key] = middle, outcomes, served
     return MEASURED[key]
 
 
-def figures_for(label: str, outcome: Outcome, repeats: int, served: int) -> list[Figure]:
-    """Wall time and peak RSS against the targets, and each stage's seconds for information."""
+def figures_for(
+    label: str,
+    outcome: Outcome,
+    repeats: int,
+    served: int,
+    seconds: float | None = TARGET_SECONDS,
+    rss_mb: float | None = TARGET_RSS_MB,
+) -> list[Figure]:
+    """Wall time and peak RSS against the targets (None: for information), the history store
+    and completeness check's share, and each stage's seconds for information."""
     rows = f"{outcome.executions:,} executions reported, {outcome.patch_rows:,} patch rows"
     result = [
         Figure(
@@ -308,32 +346,47 @@ def figures_for(label: str, outcome: Outcome, repeats: int, served: int) -> list
             f"{label}: wall",
             outcome.wall_s,
             "s",
-            target=f"< {TARGET_SECONDS} s",
-            passed=outcome.wall_s < TARGET_SECONDS,
+            target=f"<= {seconds:g} s" if seconds else "",
+            passed=outcome.wall_s <= seconds if seconds else None,
             repeats=repeats,
             note=f"{label}: {rows} (the simulator serves {served:,} patches; the "
             "inventory lists servers without an execution ID, for which only the latest "
             "execution is reported, and unknown executions, which become problems)",
             load=outcome.load,
+            cpu=outcome.cpu_s,
         ),
         Figure(
             "e2e",
             f"{label}: peak RSS of reporter",
             outcome.peak_rss_mb,
             "MB",
-            target=f"< {TARGET_RSS_MB:,} MB",
-            passed=outcome.peak_rss_mb < TARGET_RSS_MB,
+            target=f"<= {rss_mb:,g} MB" if rss_mb else "",
+            passed=outcome.peak_rss_mb <= rss_mb if rss_mb else None,
             repeats=repeats,
             load=outcome.load,
+            cpu=outcome.cpu_s,
         ),
     ]
-    for name, seconds in outcome.stages.items():
+    if outcome.pdf_pages is not None:
+        judged = label.startswith("10,000 executions")  # 2,500 servers
+        result.append(
+            Figure(
+                "e2e",
+                f"{label}: PDF pages",
+                outcome.pdf_pages,
+                "pages",
+                target="<= 110 pages at 2,500 servers" if judged else "",
+                passed=outcome.pdf_pages <= 110 if judged else None,
+                load=outcome.load,
+            )
+        )
+    for name, stage_seconds in outcome.stages.items():
         if name == "fetch":
             result.append(
                 Figure(
                     "e2e",
                     f"{label}: stage fetch",
-                    seconds,
+                    stage_seconds,
                     "s",
                     outcome.bare_fetch_s,
                     "bare pool",
@@ -346,19 +399,49 @@ def figures_for(label: str, outcome: Outcome, repeats: int, served: int) -> list
             )
             continue
         stage = f"{label}: stage {name}"
-        result.append(Figure("e2e", stage, seconds, "s", repeats=repeats, load=outcome.load))
+        result.append(Figure("e2e", stage, stage_seconds, "s", repeats=repeats, load=outcome.load))
     return result
 
 
+def overhead_figure(label: str, outcome: Outcome, repeats: int, judged: bool) -> Figure:
+    """The history store and completeness check's share of the run's wall time."""
+    spent = sum(outcome.stages.get(name, 0.0) for name in OVERHEAD_STAGES)
+    share = 100 * spent / max(outcome.wall_s, 1e-9)
+    parts = ", ".join(f"{name} {outcome.stages.get(name, 0.0):.2f} s" for name in OVERHEAD_STAGES)
+    return Figure(
+        "e2e",
+        f"{label}: history store + completeness check",
+        share,
+        "% of wall",
+        target=f"< {OVERHEAD_SHARE:.0%} of the run",
+        passed=share < 100 * OVERHEAD_SHARE if judged else None,
+        repeats=repeats,
+        note=f"{parts} of {outcome.wall_s:.1f} s (their --timings stages in the same runs; "
+        "the history stage counts the trend read and the period recorded)",
+        load=outcome.load,
+    )
+
+
 def run(quick: bool, repeats: int = 3) -> list[Figure]:
-    """The end-to-end figures: 10,000 executions, and ~150,000 attempts (one run each)."""
+    """The end-to-end figures: 10,000 executions (median of ``repeats``), ~150,000 attempts and
+    100,000 executions (one run each); ``quick``: 156 and 625 servers, targets not judged."""
     if quick:
-        outcome, _, served = measure(156, 1)
-        return figures_for("156 servers x 4", outcome, 1, served)
+        figures = []
+        for servers in (156, 625):
+            outcome, _, served = measure(servers, 1)
+            label = f"{servers * 4:,} executions (quick)"
+            figures += figures_for(label, outcome, 1, served, None, None)
+            figures.append(overhead_figure(label, outcome, 1, judged=False))
+        return figures
     outcome, _, served = measure(2500, repeats)
     figures = figures_for("10,000 executions", outcome, repeats, served)
+    figures.append(overhead_figure("10,000 executions", outcome, repeats, judged=True))
     outcome, _, served = measure(2500, 1, patches=15)
     figures += figures_for("10,000 executions, ~15 patches each", outcome, 1, served)
+    outcome, _, served = measure(25_000, 1, concurrency=32)
+    figures += figures_for(
+        "100,000 executions", outcome, 1, served, BIG_TARGET_SECONDS, BIG_TARGET_RSS_MB
+    )
     return figures
 
 
@@ -410,8 +493,13 @@ def main(argv: list[str] | None = None) -> int:
         args.servers, args.repeats, args.patches, args.format, args.concurrency
     )
     label = f"{args.servers:,} servers x 4"
-    print(table(figures_for(label, outcome, args.repeats, served)))
-    return 0 if outcome.wall_s < TARGET_SECONDS and outcome.peak_rss_mb < TARGET_RSS_MB else 1
+    big = args.servers >= 25_000  # 100,000 executions: the targets of that size
+    seconds, rss_mb = (BIG_TARGET_SECONDS, BIG_TARGET_RSS_MB) if big else (None, None)
+    if args.servers == 2500:
+        seconds, rss_mb = TARGET_SECONDS, TARGET_RSS_MB
+    figures = figures_for(label, outcome, args.repeats, served, seconds, rss_mb)
+    print(table([*figures, overhead_figure(label, outcome, args.repeats, judged=True)]))
+    return 1 if any(figure.passed is False for figure in figures) else 0
 
 
 if __name__ == "__main__":

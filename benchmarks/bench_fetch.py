@@ -10,7 +10,15 @@ latency, and fetches every execution of a 3,200-execution fleet:
 Prints executions/s (median of the repeats) and the ratios a/b (target >= 0.9) and a/c
 (target >= 25); ``run(quick)`` returns them as figures for ``run_all.py``, with two of the
 simulator itself (no target; the test suite once asserted them): how long a 10,000-execution
-fleet takes to generate, and requests/s over one keep-alive connection without latency. Usage::
+fleet takes to generate, and requests/s over one keep-alive connection without latency.
+
+The whole-process row (issue table): ``reporter run INVENTORY --format csv --no-history
+--no-completeness-check --concurrency 32`` as a process of its own, start-up and imports
+included, against a bare requests thread-pool script also run as a process of its own, on
+the same ~3,200-row inventory of a simulator at 50 ms latency (SPEC 9: the bare script keeps
+no history and checks nothing, hence those two options). Runs alternate; medians of the
+repeats; each with its CPU seconds (``os.wait4``). Target: the bare script's wall time /
+reporter's >= 0.9. Usage::
 
     python benchmarks/bench_fetch.py            # the full run (a few minutes)
     python benchmarks/bench_fetch.py --quick    # 400 executions, one repeat
@@ -19,7 +27,9 @@ fleet takes to generate, and requests/s over one keep-alive connection without l
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +42,34 @@ from requests.adapters import HTTPAdapter
 
 from reporter.fetch import Credentials, EvidenceStore, PatchingClient
 from reporter.records import Target
+
+# The bare script of the whole-process row: read the inventory, log in, GET every row's
+# execution (or the server's summary when the row has none) from a thread pool, decode it.
+BARE_SCRIPT = """
+import csv, json, sys
+from concurrent.futures import ThreadPoolExecutor
+import requests
+from requests.adapters import HTTPAdapter
+inventory, api_url, login_url, concurrency = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with open(inventory, newline="", encoding="utf-8") as handle:
+    rows = list(csv.DictReader(handle))
+urls = [
+    f"{api_url}/servers/{(row['account_alias'] or 'OSD').upper()}/server/{row['server_id']}/patch"
+    + (f"/{row['execution_id']}" if row["execution_id"] else "")
+    for row in rows
+]
+session = requests.Session()
+session.mount("http://", HTTPAdapter(pool_maxsize=concurrency))
+login = {"username": "demo", "password": "demo"}
+token = session.post(login_url, json=login, timeout=30).json()["bearerToken"]
+headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+def get(url):
+    response = session.get(url, headers=headers, timeout=30)
+    return json.loads(response.content) if response.status_code == 200 else None
+with ThreadPoolExecutor(concurrency) as pool:
+    payloads = list(pool.map(get, urls))
+print(len(payloads))
+"""
 
 
 def serve(servers: int, per_server: int, latency_ms: float, ready, stop) -> None:
@@ -188,6 +226,83 @@ def simulator_figures(repeats: int) -> list[Figure]:
     ]
 
 
+def process_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``command`` run as a process of its own, start to exit."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    errors = child.stderr.read() if child.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):  # 3: the run listed problems (unknown executions), as it should
+        raise RuntimeError(f"{command[:4]} exited {code}:\n{errors[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def whole_process(servers: int, repeats: int, concurrency: int = 32) -> dict[str, float]:
+    """Median wall and CPU seconds of ``reporter run --format csv`` and of the bare script, as
+    whole processes, on a ``servers`` x 4 fleet at 50 ms latency (runs alternate)."""
+    from bench_e2e import Simulator
+
+    walls: dict[str, list[float]] = {"reporter": [], "bare": []}
+    cpus: dict[str, list[float]] = {"reporter": [], "bare": []}
+    env = {**os.environ, "CLC_USER": "demo", "CLC_PASSWORD": "demo"}
+    with (
+        tempfile.TemporaryDirectory(prefix="reporter-fetch-") as folder,
+        Simulator(Path(folder), servers, latency_ms=50) as sim,
+    ):
+        bare = [sys.executable, "-c", BARE_SCRIPT, str(sim.inventory), sim.api_url]
+        bare += [sim.login_url, str(concurrency)]
+        process_run(bare)  # warm-up: the simulator encodes each body once
+        rows = sum(1 for _ in sim.inventory.open(encoding="utf-8")) - 1
+        for repeat in range(repeats):
+            out = Path(folder) / f"out{repeat}"
+            reporter = [sys.executable, "-m", "reporter", "run", str(sim.inventory)]
+            reporter += ["--out", str(out), "--format", "csv", "--concurrency", str(concurrency)]
+            reporter += ["--api-url", sim.api_url, "--login-url", sim.login_url]
+            reporter += ["--no-history", "--no-completeness-check"]
+            for name, command in (("reporter", reporter), ("bare", bare)):
+                wall, cpu = process_run(command, env)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+            print(
+                f"whole process, repeat {repeat + 1}: reporter {walls['reporter'][-1]:.2f} s "
+                f"(CPU {cpus['reporter'][-1]:.2f}), bare {walls['bare'][-1]:.2f} s "
+                f"(CPU {cpus['bare'][-1]:.2f})",
+                file=sys.stderr,
+                flush=True,
+            )
+    result = {f"{name} wall": statistics.median(v) for name, v in walls.items()}
+    result |= {f"{name} cpu": statistics.median(v) for name, v in cpus.items()}
+    result["rows"] = rows
+    return result
+
+
+def whole_process_figure(quick: bool) -> Figure:
+    """The issue's whole-process row: reporter run --format csv against the bare script."""
+    servers, repeats = (200, 1) if quick else (800, 3)
+    m = whole_process(servers, repeats)
+    ratio = m["bare wall"] / m["reporter wall"]
+    return Figure(
+        "fetch",
+        f"`reporter run --format csv --no-history --no-completeness-check`, whole process, "
+        f"{m['rows']:,} inventory rows, 50 ms latency, concurrency 32",
+        m["rows"] / m["reporter wall"],
+        "rows/s",
+        m["rows"] / m["bare wall"],
+        "bare script (whole process)",
+        ">= 0.9x bare script",
+        ratio >= 0.9 if not quick else None,
+        repeats,
+        note=f"whole processes, start to exit: reporter {m['reporter wall']:.2f} s wall, "
+        f"{m['reporter cpu']:.2f} s CPU; the bare script {m['bare wall']:.2f} s wall, "
+        f"{m['bare cpu']:.2f} s CPU (medians)",
+        cpu=m["reporter cpu"],
+    )
+
+
 def run(quick: bool) -> list[Figure]:
     """The SPEC 8 fetch figures: PatchingClient against the bare pool and one at a time."""
     servers, repeats, sample = (100, 1, 30) if quick else (800, 3, 100)
@@ -230,6 +345,7 @@ def run(quick: bool) -> list[Figure]:
             note="the bare pool writes nothing; the client also writes every body to disk "
             f"(in {tempfile.gettempdir()}) and keeps the manifest",
         ),
+        whole_process_figure(quick),
         *simulator_figures(repeats),
     ]
 

@@ -35,6 +35,8 @@ class Figure:
         passed: whether the target was met (None without a target).
         repeats: how many runs ``value`` is the median of.
         note: anything a reader needs to judge the figure.
+        cpu: CPU seconds (user + system, children included) behind the value, when timed.
+        load: the one-minute load average when the figure was taken.
     """
 
     section: str
@@ -48,6 +50,7 @@ class Figure:
     repeats: int = 1
     note: str = ""
     load: float = field(default_factory=load_average)
+    cpu: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -71,6 +74,7 @@ class Figure:
             "repeats": self.repeats,
             "note": self.note,
             "load": self.load,
+            "cpu": self.cpu,
         }
 
 
@@ -98,6 +102,7 @@ def table(figures: Iterable[Figure]) -> str:
         "section",
         "measure",
         "value",
+        "CPU s",
         "baseline (same run)",
         "ratio",
         "target",
@@ -110,7 +115,7 @@ def table(figures: Iterable[Figure]) -> str:
         if figure.baseline is not None:
             baseline = f"{figure.baseline_label} {number(figure.baseline)}"
         ratio = f"{figure.ratio:.2f}x" if figure.ratio is not None else ""
-        result = {True: "PASS", False: "MISS", None: ""}[figure.passed]
+        result = {True: "PASS", False: "FAIL", None: ""}[figure.passed]
         what = figure.what
         if figure.repeats > 1:
             what += f" (median of {figure.repeats})"
@@ -119,7 +124,10 @@ def table(figures: Iterable[Figure]) -> str:
             what += f" [{len(notes)}]"
         value = f"{number(figure.value)} {figure.unit}"
         load = f"{figure.load:.1f}"
-        rows.append((figure.section, what, value, baseline, ratio, figure.target, result, load))
+        cpu = number(figure.cpu) if figure.cpu is not None else ""
+        rows.append(
+            (figure.section, what, value, cpu, baseline, ratio, figure.target, result, load)
+        )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -129,3 +137,12 @@ def table(figures: Iterable[Figure]) -> str:
     lines += [line(row) for row in rows]
     lines += [f"[{index}] {note}" for index, note in enumerate(notes, 1)]
     return "\n".join(lines)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its children waited for so far."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

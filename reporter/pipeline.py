@@ -2,9 +2,11 @@
 report model, history figures, renderers, delivery, history record."""
 
 import dataclasses
+import importlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +43,15 @@ from reporter.sources import (
 from reporter.standard import load_standard
 
 log = logging.getLogger("reporter")
+
+# The module that writes each format. Each is imported only when its format is asked for:
+# WeasyPrint alone takes about a second to import, which a CSV run has no use for.
+RENDERERS = {
+    "html": "reporter.render.html",
+    "pdf": "reporter.render.pdf",
+    "xlsx": "reporter.render.excel",
+    "csv": "reporter.render.csv",
+}
 
 
 class Timings:
@@ -112,6 +123,7 @@ def run_in(
     try:
         generated_at = clock()
         run_record: tuple[Path, RunRecord] | None = None
+        preloading: threading.Thread | None = None
         ledger = store.ledger if store is not None else None
         if archive is not None:
             assert inventory is not None  # an archive always has one (given, or saved)
@@ -135,6 +147,9 @@ def run_in(
                 )
             manifest_path = archive.manifest
         else:
+            # The renderers' imports (WeasyPrint, XlsxWriter: a second or more of CPU) overlap
+            # the fetch, which mostly waits on the network.
+            preloading = import_renderers(settings.formats)
             model, run_record = fetch_model(
                 settings, inventory, generated_at, timings.stage, standard, ledger
             )
@@ -142,6 +157,10 @@ def run_in(
         with timings.stage("history"):
             earlier = store.earlier(model.meta.accounts, model.meta.label) if store else None
             model = with_history(model, earlier, history_note(model, store))
+        if preloading is not None:
+            # Done by now, as a rule; and no thread may hold the import lock when the PDF
+            # appendix forks its workers.
+            preloading.join()
         written = render_all(model, settings, manifest_path, timings, signing)
         if run_record is not None:
             folder, record = run_record
@@ -169,6 +188,26 @@ def run_in(
     return ExitCode.PROBLEMS if model.kpis.problems else ExitCode.OK
 
 
+def import_renderers(formats: Sequence[str]) -> threading.Thread:
+    """Start importing the renderers of ``formats`` in a background thread, and return it.
+
+    Python's import lock makes this safe: a renderer the run needs before the thread is done
+    waits for the import under way instead of starting another. A failed import is left for
+    the run to meet (and report) when it imports the renderer itself.
+    """
+
+    def load() -> None:
+        for fmt in formats:
+            try:
+                importlib.import_module(RENDERERS[fmt])
+            except Exception as error:  # reported when the renderer is imported for real
+                log.debug("importing the %s renderer ahead of time: %r", fmt, error)
+
+    thread = threading.Thread(target=load, name="import-renderers", daemon=True)
+    thread.start()
+    return thread
+
+
 def open_history(settings: RunSettings) -> HistoryStore | None:
     """The history store this run records into, checked now (None with --no-history)."""
     path = settings.history_file
@@ -192,34 +231,35 @@ def render_all(
 ) -> dict[str, Path]:
     """Write each requested format, each with its ``.sha256`` line beside it (the PDF's once
     it is signed, with ``signing``); return the paths by format."""
-    from reporter.render.csv import render_csv
-    from reporter.render.excel import render_xlsx
-    from reporter.render.html import render_html
-    from reporter.render.pdf import render_pdf
+    from reporter.render.progress import StageProgress
 
     stem = settings.out / f"patch-compliance-{model.meta.label}"
     written: dict[str, Path] = {}
     for fmt in settings.formats:
         path = stem.with_suffix(f".{fmt}")
         with timings.stage(fmt), output_errors(path):
+            renderer = importlib.import_module(RENDERERS[fmt])
             if fmt == "html":
-                render_html(model, path)
+                renderer.render_html(model, path)
             elif fmt == "pdf":
-                render_pdf(
-                    model,
-                    path,
-                    page_size=settings.page_size,
-                    detail=settings.pdf_detail,
-                    variant=settings.pdf_variant,
-                    manifest_path=manifest_path
-                    if manifest_path and manifest_path.is_file()
-                    else None,
-                    finish=signing.sign if signing is not None else None,
-                )
+                with StageProgress("PDF") as progress:
+                    renderer.render_pdf(
+                        model,
+                        path,
+                        page_size=settings.page_size,
+                        detail=settings.pdf_detail,
+                        variant=settings.pdf_variant,
+                        manifest_path=manifest_path
+                        if manifest_path and manifest_path.is_file()
+                        else None,
+                        finish=signing.sign if signing is not None else None,
+                        progress=progress,
+                    )
             elif fmt == "xlsx":
-                render_xlsx(model, path)
+                with StageProgress("Excel") as progress:
+                    renderer.render_xlsx(model, path, progress=progress)
             elif fmt == "csv":
-                render_csv(model, path)
+                renderer.render_csv(model, path)
             write_checksum(path)
         written[fmt] = path
     return written

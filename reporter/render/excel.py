@@ -42,6 +42,7 @@ from reporter.errors import RenderError
 from reporter.fileio import atomic_path
 from reporter.model import ReportModel
 from reporter.render.cells import KB_ARTICLE_URL, neutralise
+from reporter.render.progress import StageProgress
 from reporter.render.xlsx_columns import ColumnPlan, plan_column
 from reporter.render.xlsx_rows import FAST_SHEET_DATA, RowsXmlWorksheet
 from reporter.render.xlsx_sheets import (
@@ -57,6 +58,7 @@ EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_URLS = 65_530  # hyperlinks per sheet
 WIDTH_SAMPLE = 200  # rows looked at to size a column
 MIN_WIDTH, MAX_WIDTH = 6, 60
+PROGRESS_ROWS = 10_000  # rows written cell by cell between two progress updates
 
 
 # Words that read better in capitals in a column header.
@@ -71,7 +73,13 @@ HEADER_WORDS = {
 }
 
 
-def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> Path:
+def render_xlsx(
+    model: ReportModel,
+    path: Path,
+    *,
+    max_rows: int = EXCEL_MAX_ROWS,
+    progress: StageProgress | None = None,
+) -> Path:
     """Write ``model`` to ``path`` as an Excel workbook, atomically.
 
     Args:
@@ -79,6 +87,7 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
         path: Where to write the ``.xlsx`` (replaced whole, or left as it was on failure).
         max_rows: Rows per sheet, header included; longer tables continue on a new sheet.
             Excel's limit by default; smaller values exist for tests.
+        progress: where to say which sheet is being written and how far (on a terminal).
 
     Returns:
         ``path``.
@@ -139,8 +148,14 @@ def render_xlsx(model: ReportModel, path: Path, *, max_rows: int = EXCEL_MAX_ROW
                 flag_value,
                 attributes,
                 model.meta.timezone,
+                progress,
             )
         write_definitions(workbook, styles, model)
+        if progress is not None:
+            progress.step("writing the workbook")
+            progress.result(
+                f"{len(workbook.worksheets())} sheets, {len(model.patches):,} patch rows"
+            )
         try:
             workbook.close()
         except (OSError, xlsxwriter.exceptions.XlsxWriterException) as error:
@@ -158,14 +173,18 @@ def write_table(
     flag_value: str | None = None,
     attributes: Collection[str] = (),
     zone: str = "UTC",
+    progress: StageProgress | None = None,
 ) -> None:
     """Write ``frame`` as one or more sheets named ``name``, ``name (2)``, ... .
 
     Each sheet gets the styled header, frozen and repeated on every printed page, a filter,
     sized columns and the print set-up; rows whose ``flag_column`` equals ``flag_value`` are
     highlighted by a conditional format. The ``attributes`` (inventory columns) keep their
-    headers as written. Times are shown in ``zone``, which their headers name.
+    headers as written. Times are shown in ``zone``, which their headers name. ``progress``
+    hears of each sheet, and of its rows as they are written.
     """
+    if progress is not None:
+        progress.step(f"preparing {name}: {len(frame):,} rows")
     plans = [plan_column(str(c), frame.iloc[:, i], zone) for i, c in enumerate(frame.columns)]
     headers = [header_label(plan.name, plan.kind, plan.name in attributes, zone) for plan in plans]
     names = [plan.name for plan in plans]
@@ -199,8 +218,10 @@ def write_table(
             sheet.conditional_format(1, 0, rows, last_col, rule)
         linked = kb_links(plans[kb_col], start, stop) if kb_col is not None else None
         formats = (styles.header, styles.date, styles.link)
-        if not (fast and sheet.load_rows(plans, headers, start, stop, linked, formats)):
-            write_cells(sheet, styles, plans, headers, start, stop)
+        if fast and sheet.load_rows(plans, headers, start, stop, linked, formats):
+            sheet.progress = progress  # the rows are written when the workbook is closed
+        else:
+            write_cells(sheet, styles, plans, headers, start, stop, progress)
         if linked is not None and kb_col is not None:
             write_kb_links(sheet, styles, plans[kb_col], kb_col, start, linked)
 
@@ -212,12 +233,15 @@ def write_cells(
     headers: Sequence[str],
     start: int,
     stop: int,
+    progress: StageProgress | None = None,
 ) -> None:
     """Write the header and rows ``start:stop`` cell by cell, through XlsxWriter's public API."""
     sheet.write_row(0, 0, headers, styles.header)
     columns = [plan.values[plan.codes[start:stop]].tolist() for plan in plans]
     for number, row in enumerate(zip(*columns, strict=True), start=1):
         sheet.write_row(number, 0, row)
+        if progress is not None and (number % PROGRESS_ROWS == 0 or number == stop - start):
+            progress.count(sheet.name, number, stop - start)
 
 
 def write_kb_links(

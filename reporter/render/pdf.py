@@ -24,6 +24,7 @@ from reporter.render.csv import frame_to_csv_bytes
 from reporter.render.history_tables import history_tables
 from reporter.render.pdf_appendix import render_with_appendix
 from reporter.render.pdf_engine import AssetFetcher, html_to_pdf
+from reporter.render.progress import StageProgress, weasyprint_steps
 from reporter.render.standard_tables import standard_tables
 from reporter.render.table import Column, Table, records
 from reporter.render.templating import render_template
@@ -292,6 +293,7 @@ def render_pdf(
     variant: str = "pdf/a-3u",
     manifest_path: Path | None = None,
     finish: Callable[[bytes], bytes] | None = None,
+    progress: StageProgress | None = None,
 ) -> Path:
     """Write the PDF report of ``model`` to ``path`` (whole or not at all) and return ``path``.
 
@@ -305,6 +307,7 @@ def render_pdf(
         manifest_path: the evidence ``manifest.json`` to attach, if any.
         finish: applied to the finished PDF's bytes before they are written (the signature:
             :meth:`reporter.signature.SigningKey.sign`).
+        progress: where to say what the stage is doing (on a terminal), if anywhere.
 
     Raises:
         UsageError: an option has a value not listed above.
@@ -318,6 +321,8 @@ def render_pdf(
     if variant not in VARIANTS:
         raise UsageError(f"PDF variant must be 'pdf/a-3u' or 'none', not {variant!r}")
     pdf_variant = VARIANTS[variant]
+    if progress is not None:
+        progress.step("preparing the tables")
     files = attached_files(model, manifest_path) if pdf_variant else []
     rows = len(model.patches) if detail == "all" else 0
     parallel = rows >= PARALLEL_ROWS
@@ -345,7 +350,8 @@ def render_pdf(
         options = {"attachments": pdf_attachments(model, files), "finisher": show_attachments}
 
     def render_body() -> bytes:
-        return html_to_pdf(body, fetcher, pdf_variant, **options)
+        with weasyprint_steps(progress, "the report"):
+            return html_to_pdf(body, fetcher, pdf_variant, **options)
 
     try:
         if parallel:
@@ -373,6 +379,7 @@ def render_pdf(
                 columns,
                 records(model.patches[[k for k in model.patches.columns if k in keys]]),
                 size,
+                progress,
             )
             fetcher.refused.extend(refused)
         else:
@@ -380,6 +387,8 @@ def render_pdf(
     except (OSError, RuntimeError, ValueError) as error:
         raise RenderError(f"cannot render the PDF report: {error}") from error
     if finish is not None:
+        if progress is not None:
+            progress.step("signing")
         pdf = finish(pdf)
     with atomic_write(Path(path)) as handle:
         handle.write(pdf)

@@ -27,6 +27,7 @@ from typing import Any
 from pypdf import PdfReader, PdfWriter
 
 from reporter.render.pdf_engine import REFUSED_URLS, AssetFetcher, html_to_pdf
+from reporter.render.progress import StageProgress
 from reporter.render.table import Column, Table
 from reporter.render.templating import asset_text, render_template
 
@@ -85,6 +86,7 @@ def render_with_appendix(
     columns: list[Column],
     rows: Sequence[dict[str, Any]],
     page_size: str,
+    progress: StageProgress | None = None,
 ) -> tuple[bytes, list[str]]:
     """Render the report body (``body()`` -> PDF bytes) and the appendix rows, then merge them.
 
@@ -94,6 +96,7 @@ def render_with_appendix(
         columns: the appendix table's columns.
         rows: the appendix rows.
         page_size: the CSS page size, for the page-number stamps.
+        progress: where to say which part is being laid out (on a terminal), if anywhere.
 
     Returns:
         The merged PDF and the URLs the chunks' fetchers refused.
@@ -101,6 +104,9 @@ def render_with_appendix(
     workers = pool_workers()
     parts = chunked(rows, max(workers, 1))
     chunks: list[Chunk | None] = [None] * len(parts)
+    if progress is not None:
+        where = f"in {workers} worker processes" if workers else "after the body"
+        progress.step(f"laying out the body here and {len(parts)} appendix parts {where}")
     if workers:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = submit_chunks(pool, context, columns, parts)
@@ -108,10 +114,13 @@ def render_with_appendix(
             collect_chunks(futures, chunks)
     else:
         main = body()
-    laid_out = [
-        chunk if chunk is not None else render_chunk(context, columns, part)
-        for chunk, part in zip(chunks, parts, strict=True)
-    ]
+    laid_out: list[Chunk] = []
+    for number, (chunk, part) in enumerate(zip(chunks, parts, strict=True), start=1):
+        if chunk is None and progress is not None:
+            progress.step(f"laying out appendix part {number}/{len(parts)}")
+        laid_out.append(chunk if chunk is not None else render_chunk(context, columns, part))
+    if progress is not None:
+        progress.step(f"merging {len(parts) + 1} parts and numbering the pages")
     return merge(main, [pdf for pdf, _ in laid_out], page_size), [
         url for _, refused in laid_out for url in refused
     ]

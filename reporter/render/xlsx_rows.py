@@ -22,6 +22,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
+from reporter.render.progress import StageProgress
 from reporter.render.xlsx_columns import ColumnPlan
 
 try:
@@ -94,6 +95,7 @@ class RowsXmlWorksheet(Worksheet):
 
     def __init__(self) -> None:
         super().__init__()
+        self.progress: StageProgress | None = None  # told of the rows as they are written
         self.header_xml = ""
         self.columns: list[tuple[np.ndarray, np.ndarray | None]] = []
         self.row_count = 0
@@ -193,6 +195,8 @@ class RowsXmlWorksheet(Worksheet):
                     )
                 )
             )
+            if self.progress is not None:
+                self.progress.count(self.name, last, self.row_count)
         self.fh.write("</sheetData>")
 
 
