@@ -202,6 +202,7 @@ def test_all_servers_without_the_servers_api_stops_with_one_line(
     assert not list((tmp_path / "out").glob("evidence/*/_input/account-servers.csv"))
 
 
+@pytest.mark.slow
 def test_the_check_under_the_fault_mix_gives_the_clean_result(
     tmp_path, fleet, sim_factory, credentials
 ):

@@ -242,6 +242,7 @@ def run_quietly(argv: list[str]) -> tuple[int, str]:
 _numbers = itertools.count(400000)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

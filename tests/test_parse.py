@@ -452,6 +452,7 @@ payload_like = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(payload_like | json_values, min_size=1, max_size=4))
 def test_arbitrary_payloads_never_raise_and_every_execution_is_accounted_for(bodies):

@@ -16,6 +16,9 @@ from pypdf import PdfReader
 from reporter.cli import main
 from reporter.render.pdf import render_pdf
 
+# Each test lays out a whole demo month or a 2,500-server one: the slow step of CI runs them.
+pytestmark = pytest.mark.slow
+
 MM = 72 / 25.4
 TOP_MARGIN, BOTTOM_MARGIN = 14 * MM, 12 * MM  # print.css's @page margins
 HEADING_ROOM = 24  # points below a heading's top that its first line of content reaches
@@ -109,7 +112,6 @@ def test_the_attachments_listed_are_the_attachments_carried(demo):
         assert sorted(re.findall(r"^\d+: (.+)$", listed, re.M)) == sorted(reader.attachments)
 
 
-@pytest.mark.slow
 def test_a_2500_server_month_fits_in_110_pages(tmp_path):
     # A month at scale: 2,500 servers, a third of them non-compliant, as a real fleet has.
     model = make_model(servers=2500, failing_share=0.3, patches_per_server=2)

@@ -95,6 +95,7 @@ def test_blank_lines_to_sign_when_the_config_names_nobody(tmp_path):
     assert "Prepared by" in cover and "Jane Doe" not in cover
 
 
+@pytest.mark.slow
 def test_the_appendix_laid_out_in_parts_keeps_the_footer(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf_module, "PARALLEL_ROWS", 20)
     monkeypatch.setattr(pdf_appendix, "APPENDIX_CHUNK_ROWS", 25)

@@ -39,6 +39,7 @@ def long_model():
     return with_title(make_model(servers=12), LONG_TITLE)
 
 
+@pytest.mark.slow
 def test_pdf_cells_are_cut_and_the_pages_few(long_model, tmp_path):
     plain = PdfReader(render_pdf(make_model(servers=12), tmp_path / "plain.pdf", detail="all"))
     reader = PdfReader(render_pdf(long_model, tmp_path / "long.pdf", detail="all"))

@@ -100,6 +100,7 @@ def test_grouping_columns_and_zone_in_every_format(tmp_path, fleet, sim_factory,
     assert first["execution_start"].endswith("Z")  # the CSV stays UTC
 
 
+@pytest.mark.slow
 def test_a_re_render_keeps_who_prepared_the_report(tmp_path, fleet, sim_factory, credentials):
     # SPEC 9: "Prepared by" is the login's user name, kept in run.json for re-renders.
     sim = sim_factory(fleet)
