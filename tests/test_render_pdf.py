@@ -393,3 +393,27 @@ def test_fetcher_refuses_everything_but_packaged_assets(loopback_server):
         fetcher.fetch("reporter-asset:../../../../etc/passwd")
     served = fetcher.fetch("reporter-asset:print.css")
     assert b"@page" in served.read()
+
+
+def test_server_tables_are_capped_with_what_needs_attention_first(tmp_path, monkeypatch):
+    # Bounded at any fleet size: beyond the cap the server tables list the most serious
+    # servers and say where the rest are (the attached servers.csv keeps every one).
+    monkeypatch.setattr(pdf_module, "SERVER_ROWS", 6)
+    model = make_model(servers=40, failing_share=0.5)
+    statuses = model.servers["compliance"].astype(str)
+    failing = int((statuses == "Non-compliant").sum())
+    assert failing > 6
+    reader = PdfReader(render_pdf(model, tmp_path / "capped.pdf"))
+    text = " ".join(text_of(reader).split())
+    assert f"Showing 6 of {failing} non-compliant servers, most failed attempts first" in text
+    assert "Showing 6 of 40 servers, those needing attention first" in text
+    listed = pdf_module.most_serious_first(model.servers, 6).head(6)
+    assert set(listed["compliance"].astype(str)) == {"Non-compliant"}
+    attached = {name: data for name, data in reader.attachments.items()}
+    [servers_csv] = attached["servers.csv"]
+    assert servers_csv.decode("utf-8").count("\n") == 41  # header and every server
+
+
+def test_server_tables_fit_whole_under_the_cap(tmp_path):
+    model = make_model(servers=12, failing_share=0.5)
+    assert pdf_module.most_serious_first(model.servers, pdf_module.SERVER_ROWS) is model.servers

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from weasyprint import Attachment
 
 from reporter.errors import RenderError, UsageError
@@ -42,13 +43,33 @@ from reporter.render.view import (
     template_context,
     zoned,
 )
-from reporter.schema import as_text
+from reporter.schema import (
+    COMPLIANT,
+    COMPLIANT_EXCEPTED,
+    IN_PROGRESS,
+    NO_DATA,
+    REBOOT_PENDING,
+    as_text,
+)
 
 PAGE_SIZES = {"a4": "A4", "letter": "Letter"}
 VARIANTS = {"pdf/a-3u": "pdf/a-3u", "none": None}
 DETAILS = ("none", "all")
 ATTACHED_FAILURES = 100_000  # rows of failed-patches.csv; more are in the CSV report
 EXECUTION_ROWS = 500  # executions needing attention listed in the PDF
+# Servers listed in each server table of the PDF (non-compliant, all servers): a 2,500-server
+# month is listed whole; beyond it the most serious come first, and the attached servers.csv,
+# the workbook and the CSV hold every one. It keeps a 25,000-server PDF to a few hundred pages.
+SERVER_ROWS = 2_500
+# The order in which a capped server table lists statuses: what needs attention first.
+ATTENTION_ORDER = [
+    NON_COMPLIANT,
+    NO_DATA,
+    IN_PROGRESS,
+    REBOOT_PENDING,
+    COMPLIANT_EXCEPTED,
+    COMPLIANT,
+]
 PARALLEL_ROWS = 1000  # from this many appendix rows on, lay the appendix out in chunks
 # Sections whose tables are laid out on landscape pages: a server or a patch per line (or two)
 # needs the width.
@@ -137,7 +158,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         Column("latest_execution_start", zoned("Started", model), "time", width=TIME_WIDTH),
     ]
     return {
-        "non-compliant": Table(
+        "non-compliant": capped(
             "non-compliant",
             [
                 *server,
@@ -146,8 +167,10 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
                 *latest,
                 *attributes,
             ],
-            records(servers[servers["compliance"] == NON_COMPLIANT]),
-            0,
+            most_serious_first(servers[servers["compliance"] == NON_COMPLIANT], SERVER_ROWS),
+            SERVER_ROWS,
+            "non-compliant servers, most failed attempts first; every one is in the attached "
+            "servers.csv and in the Excel and CSV reports.",
             empty="No server is non-compliant.",
         ),
         "failure-summary": failure_summary_table(
@@ -167,7 +190,7 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
             empty="No server had a failed attempt.",
         ),
         "patch-rollup": patch_rollup_table(model),
-        "servers": Table(
+        "servers": capped(
             "servers",
             [
                 *server,
@@ -178,8 +201,10 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
                 *latest,
                 *attributes,
             ],
-            records(servers),
-            0,
+            most_serious_first(servers, SERVER_ROWS),
+            SERVER_ROWS,
+            "servers, those needing attention first; every one is in the attached servers.csv "
+            "and in the Excel and CSV reports.",
             empty="The inventory lists no server.",
         ),
         "executions": capped(
@@ -209,6 +234,23 @@ def pdf_tables(model: ReportModel, detail_limit: int | None) -> dict[str, Table]
         **history_tables(model),
         **standard_tables(model),
     }
+
+
+def most_serious_first(servers: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """``servers`` in their own order when all fit in ``limit`` rows; else by status (see
+    :data:`ATTENTION_ORDER`), then most failed attempts, then server, so that a capped table
+    lists what needs attention."""
+    if len(servers) <= limit:
+        return servers
+    rank = as_text(servers["compliance"]).map({s: n for n, s in enumerate(ATTENTION_ORDER)})
+    order = pd.DataFrame(
+        {
+            "rank": rank.fillna(len(ATTENTION_ORDER)).to_numpy(),
+            "failed": servers["failed"].fillna(0).to_numpy(),
+            "server": as_text(servers["server_id"]).to_numpy(),
+        }
+    ).sort_values(["rank", "failed", "server"], ascending=[True, False, True], kind="stable")
+    return servers.iloc[order.index.to_numpy()]
 
 
 def attached_files(model: ReportModel, manifest_path: Path | None) -> list[AttachedFile]:
