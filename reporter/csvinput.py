@@ -356,11 +356,21 @@ class Columns:
             return ""
         return cells[position].strip()
 
-    def extra_values(self, cells: list[str]) -> int:
-        """How many values a row has beyond the header's columns (0: none that are not blank)."""
-        if len(cells) <= self.width or not "".join(cells[self.width :]).strip():
-            return 0
-        return len(cells) - next(i for i, cell in enumerate(reversed(cells)) if cell.strip())
+    def shape_problems(self, cells: list[str]) -> list[str]:
+        """What is wrong with a row's shape: see :func:`row_shape_problems`."""
+        return row_shape_problems(cells, self.width)
+
+
+def row_shape_problems(cells: list[str], width: int) -> list[str]:
+    """What is wrong with a row's shape for a header ``width`` columns wide: a value larger
+    than :data:`FIELD_LIMIT`, values beyond the header's columns (blank ones do not count)."""
+    reasons = []
+    if cells and max(map(len, cells)) > FIELD_LIMIT:
+        reasons.append(f"a value is larger than {FIELD_LIMIT >> 10} KiB")
+    if len(cells) > width and "".join(cells[width:]).strip():
+        used = len(cells) - next(i for i, cell in enumerate(reversed(cells)) if cell.strip())
+        reasons.append(f"the row has {used} values but the header has {width} columns")
+    return reasons
 
 
 def named_columns(

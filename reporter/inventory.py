@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reporter.csvinput import (
-    FIELD_LIMIT,
     BadRecord,
     clipped,
     header_key,
     read_csv,
+    row_shape_problems,
     shown,
 )
 from reporter.errors import InventoryError
@@ -231,12 +231,7 @@ def _row(line: int, cells: list[str], layout: _Layout) -> InventoryRow | Problem
     execution = cells[layout.execution].strip() if layout.execution is not None else ""
     alias = cells[layout.alias].strip() if layout.alias is not None else ""
     reasons = _id_problems(server, execution, alias)
-    if max(map(len, cells)) > FIELD_LIMIT:
-        reasons.append(f"a value is larger than {FIELD_LIMIT >> 10} KiB")
-    extra = len(cells) - layout.width
-    if extra > 0 and "".join(cells[layout.width :]).strip():
-        used = len(cells) - next(i for i, cell in enumerate(reversed(cells)) if cell.strip())
-        reasons.append(f"the row has {used} values but the header has {layout.width} columns")
+    reasons += row_shape_problems(cells, layout.width)
     if reasons:
         return Problem(
             INVALID_ROW,

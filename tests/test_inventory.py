@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reporter.csvinput import FIELD_LIMIT
 from reporter.errors import ExitCode, InventoryError
-from reporter.inventory import COLUMN_NAMES, FIELD_LIMIT, Inventory, load_inventory
+from reporter.inventory import COLUMN_NAMES, Inventory, load_inventory
 from reporter.problems import DUPLICATE_ROW, INVALID_ROW
 
 FIXTURES = Path(__file__).parent / "inventories"

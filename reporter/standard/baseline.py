@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from reporter.csvinput import FIELD_LIMIT, BadRecord, Columns, named_columns, read_csv, shown
+from reporter.csvinput import BadRecord, Columns, named_columns, read_csv, shown
 from reporter.errors import BaselineError
 from reporter.problems import INVALID_BASELINE_ROW, Problem
 from reporter.standard.patches import Alternative, parse_alternatives
@@ -90,6 +90,22 @@ def parse_date(text: str, what: str) -> date:
     raise ValueError(f"{what} {shown(text)} is not an ISO date (YYYY-MM-DD)")
 
 
+def date_cell(
+    columns: Columns, cells: list[str], field: str, missing: str, reasons: list[str]
+) -> date | None:
+    """The required ISO date in ``field`` of a row, or None with why added to ``reasons``
+    (``missing`` when the cell is empty)."""
+    text = columns.cell(cells, field)
+    if not text:
+        reasons.append(missing)
+        return None
+    try:
+        return parse_date(text, field)
+    except ValueError as error:
+        reasons.append(str(error))
+        return None
+
+
 def parse_applies_to(text: str) -> tuple[tuple[str, str], ...]:
     """``attribute=glob`` terms joined with ``;`` (empty text: none).
 
@@ -127,24 +143,13 @@ def _row(line: int, cells: list[str], columns: Columns) -> BaselineRow | Problem
         reasons.append(
             f"severity {shown(severity_text)} is not one of {', '.join(SEVERITIES)} (or empty)"
         )
-    released = None
-    released_text = columns.cell(cells, "released")
-    if not released_text:
-        reasons.append("no release date")
-    else:
-        try:
-            released = parse_date(released_text, "released")
-        except ValueError as error:
-            reasons.append(str(error))
+    released = date_cell(columns, cells, "released", "no release date", reasons)
     applies_to: tuple[tuple[str, str], ...] = ()
     try:
         applies_to = parse_applies_to(columns.cell(cells, "applies_to"))
     except ValueError as error:
         reasons.append(str(error))
-    if cells and max(map(len, cells)) > FIELD_LIMIT:
-        reasons.append(f"a value is larger than {FIELD_LIMIT >> 10} KiB")
-    if extra := columns.extra_values(cells):
-        reasons.append(f"the row has {extra} values but the header has {columns.width} columns")
+    reasons += columns.shape_problems(cells)
     if reasons or released is None:
         return Problem(INVALID_BASELINE_ROW, "; ".join(reasons), line=line)
     return BaselineRow(

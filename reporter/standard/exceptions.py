@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from reporter.csvinput import (
-    FIELD_LIMIT,
     BadRecord,
     Columns,
     clipped,
@@ -24,7 +23,7 @@ from reporter.errors import ExceptionsError
 from reporter.inventory import COLUMN_NAMES as INVENTORY_COLUMNS
 from reporter.problems import INVALID_EXCEPTION_ROW, Problem
 from reporter.records import MAX_SERVER_ID, SERVER_ID_PATTERN
-from reporter.standard.baseline import parse_date
+from reporter.standard.baseline import date_cell
 from reporter.standard.patches import ANY, exception_patch
 
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -94,19 +93,8 @@ def _row(line: int, cells: list[str], columns: Columns) -> ExceptionRow | Proble
     for field, what in (("reason", "no reason"), ("approved_by", "no approver")):
         if not columns.cell(cells, field):
             reasons.append(what)
-    expires = None
-    expires_text = columns.cell(cells, "expires")
-    if not expires_text:
-        reasons.append("no expiry date")
-    else:
-        try:
-            expires = parse_date(expires_text, "expires")
-        except ValueError as error:
-            reasons.append(str(error))
-    if cells and max(map(len, cells)) > FIELD_LIMIT:
-        reasons.append(f"a value is larger than {FIELD_LIMIT >> 10} KiB")
-    if extra := columns.extra_values(cells):
-        reasons.append(f"the row has {extra} values but the header has {columns.width} columns")
+    expires = date_cell(columns, cells, "expires", "no expiry date", reasons)
+    reasons += columns.shape_problems(cells)
     if reasons or expires is None:
         return Problem(
             INVALID_EXCEPTION_ROW, "; ".join(reasons), line=line, server_id=clipped(server)
