@@ -260,18 +260,26 @@ def servers_api_beside(login_url: str) -> str:
     return DEFAULT_SERVERS_API_URL
 
 
+def option_picker(args: argparse.Namespace, config: Mapping[str, Any]) -> Callable[..., Any]:
+    """``pick(name, default=None)``: the command-line option ``name`` when given, else the
+    config file's value, else ``default``."""
+
+    def pick(name: str, default: Any = None) -> Any:
+        value = getattr(args, name, None)
+        if value is not None:
+            return value
+        return config.get(name, default)
+
+    return pick
+
+
 def settings_from_args(
     args: argparse.Namespace, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> RunSettings:
     """Merge ``reporter run`` options, the config file and the environment into settings."""
     env = dict(os.environ if env is None else env)
     config = load_config(args.config, cwd or Path.cwd())
-
-    def pick(name: str, default=None):
-        value = getattr(args, name, None)
-        if value is not None:
-            return value
-        return config.get(name, default)
+    pick = option_picker(args, config)
 
     formats = split_list(pick("format", ",".join(FORMATS)), "format")
     unknown = [name for name in formats if name not in FORMATS]
@@ -400,13 +408,7 @@ def inventory_settings_from_args(
     The config file's URLs, account, concurrency, timeout and retries apply here too.
     """
     env = dict(os.environ if env is None else env)
-    config = load_config(args.config, cwd or Path.cwd())
-
-    def pick(name: str, default=None):
-        value = getattr(args, name, None)
-        if value is not None:
-            return value
-        return config.get(name, default)
+    pick = option_picker(args, load_config(args.config, cwd or Path.cwd()))
 
     concurrency, timeout, retries = request_limits(pick)
     login_url = pick("login_url") or env.get("REPORTER_LOGIN_URL") or DEFAULT_LOGIN_URL
