@@ -147,6 +147,19 @@ def bars(items: Sequence[tuple[str, int]], colour: str, label: str, unit: str) -
     return _svg(430, height, label, "".join(parts))
 
 
+def legend(series: Sequence[tuple[str, str]]) -> list[str]:
+    """SVG parts of a one-line legend across the top: a swatch and the name of each series."""
+    parts = []
+    x = 0
+    for name, colour in series:
+        parts.append(
+            f'<rect x="{x}" y="4" width="12" height="12" rx="2" fill="{colour}"/>'
+            f'<text x="{x + 17}" y="14" font-size="11" fill="{INK}">{escape(name)}</text>'
+        )
+        x += 26 + 7 * len(name)
+    return parts
+
+
 def stacked_bars(
     rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[str, str]], label: str
 ) -> Markup:
@@ -158,14 +171,7 @@ def stacked_bars(
         label: the accessible name of the chart.
     """
     left, width, row_height, legend_height = 190, 190, 22, 26
-    parts = []
-    x = 0
-    for name, colour in series:
-        parts.append(
-            f'<rect x="{x}" y="4" width="12" height="12" rx="2" fill="{colour}"/>'
-            f'<text x="{x + 17}" y="14" font-size="11" fill="{INK}">{escape(name)}</text>'
-        )
-        x += 26 + 7 * len(name)
+    parts = legend(series)
     if not rows:
         parts.append(f'<text x="0" y="44" font-size="12" fill="{MUTED}">None</text>')
         return _svg(430, 56, label, "".join(parts))
@@ -209,14 +215,7 @@ def columns(
         label: the accessible name of the chart.
     """
     width, legend_height, top, plot_height, bottom = 860, 24, 20, 150, 22
-    parts = []
-    x = 0
-    for name, colour in series:
-        parts.append(
-            f'<rect x="{x}" y="4" width="12" height="12" rx="2" fill="{colour}"/>'
-            f'<text x="{x + 17}" y="14" font-size="11" fill="{INK}">{escape(name)}</text>'
-        )
-        x += 26 + 7 * len(name)
+    parts = legend(series)
     base = legend_height + top + plot_height
     height = base + bottom
     if not periods:
